@@ -1,0 +1,40 @@
+// swift-tools-version:6.0
+// The mosaic package. Layers, bottom up:
+//   CLua, CEditline      system libraries (Debian's liblua5.4-dev, libedit-dev)
+//   CLuaShim, CLineEdit  C shims: Lua macros, error trampolines, hooks, allocator; libedit globals
+//   LuaBridge            the only Swift code that touches the Lua C API
+//   MosaicSupport        JSON values, process spawning, paths, atomic files (no Lua, no fleet)
+//   FleetCore            roster, tmux, systemd, /proc, heartbeat, the join (no Lua)
+//   MosaicHost           binds FleetCore into Lua, embeds lua/, dispatches commands, the REPL
+//   mosaic               the thin executable
+import PackageDescription
+
+let package = Package(
+  name: "mosaic",
+  products: [
+    .executable(name: "mosaic", targets: ["mosaic"])
+  ],
+  targets: [
+    .systemLibrary(
+      name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
+    .systemLibrary(
+      name: "CEditline", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
+    .target(name: "CLuaShim", dependencies: ["CLua"]),
+    .target(name: "CLineEdit", dependencies: ["CEditline"]),
+    .target(name: "LuaBridge", dependencies: ["CLua", "CLuaShim"]),
+    .target(name: "MosaicSupport"),
+    .target(name: "FleetCore", dependencies: ["MosaicSupport"]),
+    .target(
+      name: "MosaicHost",
+      dependencies: ["LuaBridge", "FleetCore", "MosaicSupport", "CLineEdit"],
+      plugins: ["EmbedLua"]),
+    .executableTarget(name: "mosaic", dependencies: ["MosaicHost"]),
+    .executableTarget(name: "EmbedLuaTool"),
+    .plugin(name: "EmbedLua", capability: .buildTool(), dependencies: ["EmbedLuaTool"]),
+    .testTarget(name: "LuaBridgeTests", dependencies: ["LuaBridge"]),
+    .testTarget(name: "FleetCoreTests", dependencies: ["FleetCore", "MosaicSupport"]),
+    .testTarget(name: "MosaicTests", dependencies: ["MosaicHost", "MosaicSupport"]),
+    .testTarget(
+      name: "IntegrationTests", dependencies: ["FleetCore", "MosaicSupport"]),
+  ]
+)

@@ -1,0 +1,1 @@
+// FleetCore: roster, tmux, systemd, /proc, heartbeat and their join. No Lua here.

@@ -1,0 +1,263 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// One external command: an argv list (never a shell line), optional bytes for its stdin,
+/// optional extra environment, and an optional time limit in seconds.
+public struct CommandRequest: Sendable, Equatable {
+  public var argv: [String]
+  public var input: [UInt8]?
+  public var environment: [String: String]
+  public var timeout: Double?
+
+  public init(
+    _ argv: [String], input: [UInt8]? = nil, environment: [String: String] = [:],
+    timeout: Double? = nil
+  ) {
+    self.argv = argv
+    self.input = input
+    self.environment = environment
+    self.timeout = timeout
+  }
+}
+
+/// What a command did. `status` is the exit code, or 128 + signal number when a signal
+/// ended it (as shells report it); `signal` names that signal.
+public struct CommandResult: Sendable, Equatable {
+  public var status: Int32
+  public var signal: Int32?
+  public var stdout: [UInt8]
+  public var stderr: [UInt8]
+  public var timedOut: Bool
+
+  public init(
+    status: Int32, signal: Int32? = nil, stdout: [UInt8] = [], stderr: [UInt8] = [],
+    timedOut: Bool = false
+  ) {
+    self.status = status
+    self.signal = signal
+    self.stdout = stdout
+    self.stderr = stderr
+    self.timedOut = timedOut
+  }
+
+  public var ok: Bool { status == 0 && !timedOut }
+  public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
+  public var stderrText: String { String(decoding: stderr, as: UTF8.self) }
+}
+
+/// A command could not be started at all (not found, not executable, ...).
+public struct SpawnError: Error, CustomStringConvertible, Sendable {
+  public let program: String
+  public let reason: String
+  public var description: String { "cannot run \(program): \(reason)" }
+}
+
+/// Runs external commands. The fleet core takes one of these so unit tests can assert the
+/// exact argv it builds; production code uses `SpawnRunner`.
+public protocol CommandRunner: Sendable {
+  func run(_ request: CommandRequest) throws(SpawnError) -> CommandResult
+}
+
+extension CommandRunner {
+  public func run(_ argv: [String], input: [UInt8]? = nil, timeout: Double? = nil)
+    throws(SpawnError) -> CommandResult
+  {
+    try run(CommandRequest(argv, input: input, timeout: timeout))
+  }
+}
+
+/// The real runner: `posix_spawnp` with pipes, in a process group of its own so a timeout
+/// can kill the whole group. It counts the processes it started (the fleet ps benchmark
+/// reports that number).
+public struct SpawnRunner: CommandRunner {
+  public init() {}
+
+  nonisolated(unsafe) private static var spawned = 0
+
+  /// How many processes this process has started through a `SpawnRunner`.
+  public static var spawnCount: Int { spawned }
+
+  public func run(_ request: CommandRequest) throws(SpawnError) -> CommandResult {
+    guard let program = request.argv.first, !program.isEmpty else {
+      throw SpawnError(program: "", reason: "empty argv")
+    }
+    var inPipe: [Int32] = [-1, -1]
+    var outPipe: [Int32] = [-1, -1]
+    var errPipe: [Int32] = [-1, -1]
+    guard makePipe(&inPipe), makePipe(&outPipe), makePipe(&errPipe) else {
+      throw SpawnError(program: program, reason: String(cString: strerror(errno)))
+    }
+
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
+    posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
+    posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+
+    var attr = posix_spawnattr_t()
+    posix_spawnattr_init(&attr)
+    defer { posix_spawnattr_destroy(&attr) }
+    var defaults = sigset_t()
+    sigemptyset(&defaults)
+    for s in [SIGPIPE, SIGINT, SIGTERM, SIGQUIT, SIGCHLD, SIGHUP] { sigaddset(&defaults, s) }
+    posix_spawnattr_setsigdefault(&attr, &defaults)
+    var empty = sigset_t()
+    sigemptyset(&empty)
+    posix_spawnattr_setsigmask(&attr, &empty)
+    posix_spawnattr_setpgroup(&attr, 0)
+    posix_spawnattr_setflags(
+      &attr, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP))
+
+    var envStrings: [String] = []
+    if request.environment.isEmpty {
+      envStrings = Environment.all()
+    } else {
+      var merged: [String: String] = [:]
+      for entry in Environment.all() {
+        if let eq = entry.firstIndex(of: "=") {
+          merged[String(entry[..<eq])] = String(entry[entry.index(after: eq)...])
+        }
+      }
+      for (k, v) in request.environment { merged[k] = v }
+      envStrings = merged.map { "\($0.key)=\($0.value)" }
+    }
+
+    var pid: pid_t = 0
+    let rc = withCStrings(request.argv) { argv in
+      withCStrings(envStrings) { envp in
+        posix_spawnp(&pid, program, &actions, &attr, argv, envp)
+      }
+    }
+    close(inPipe[0])
+    close(outPipe[1])
+    close(errPipe[1])
+    guard rc == 0 else {
+      close(inPipe[1])
+      close(outPipe[0])
+      close(errPipe[0])
+      throw SpawnError(program: program, reason: String(cString: strerror(rc)))
+    }
+    Self.spawned += 1
+    return Self.collect(
+      pid: pid, stdin: inPipe[1], stdout: outPipe[0], stderr: errPipe[0],
+      input: request.input ?? [], timeout: request.timeout)
+  }
+
+  private static func collect(
+    pid: pid_t, stdin: Int32, stdout: Int32, stderr: Int32, input: [UInt8], timeout: Double?
+  ) -> CommandResult {
+    var out: [UInt8] = []
+    var err: [UInt8] = []
+    var written = 0
+    var inFD: Int32 = input.isEmpty ? -1 : stdin
+    if input.isEmpty { close(stdin) }
+    var outFD = stdout
+    var errFD = stderr
+    for fd in [stdin, stdout, stderr] where fd >= 0 {
+      _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+    }
+    let deadline = timeout.map { Clock.monotonic() + $0 }
+    var timedOut = false
+    var waitStatus: Int32 = 0
+    var exited = false
+    var buffer = [UInt8](repeating: 0, count: 65536)
+
+    func drain(_ fd: inout Int32, into sink: inout [UInt8]) {
+      while fd >= 0 {
+        let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+        if n > 0 {
+          sink.append(contentsOf: buffer[0..<n])
+        } else if n == 0 || (errno != EAGAIN && errno != EINTR) {
+          close(fd)
+          fd = -1
+        } else {
+          return
+        }
+      }
+    }
+
+    while true {
+      if !exited {
+        let w = waitpid(pid, &waitStatus, WNOHANG)
+        if w == pid { exited = true }
+      }
+      if exited {
+        // The child is gone; take what its pipes still hold. A daemon it left behind may
+        // keep them open, so do not wait for EOF.
+        drain(&outFD, into: &out)
+        drain(&errFD, into: &err)
+        break
+      }
+      if let deadline, Clock.monotonic() >= deadline {
+        timedOut = true
+        kill(-pid, SIGKILL)
+        kill(pid, SIGKILL)
+        _ = waitpid(pid, &waitStatus, 0)
+        exited = true
+        continue
+      }
+      var fds: [pollfd] = []
+      if inFD >= 0 { fds.append(pollfd(fd: inFD, events: Int16(POLLOUT), revents: 0)) }
+      if outFD >= 0 { fds.append(pollfd(fd: outFD, events: Int16(POLLIN), revents: 0)) }
+      if errFD >= 0 { fds.append(pollfd(fd: errFD, events: Int16(POLLIN), revents: 0)) }
+      var waitMs: Int32 = fds.isEmpty ? 2 : 20
+      if let deadline {
+        waitMs = min(waitMs, Int32(max(0, (deadline - Clock.monotonic()) * 1000) + 1))
+      }
+      if fds.isEmpty {
+        usleep(UInt32(waitMs) * 500)
+        continue
+      }
+      _ = poll(&fds, nfds_t(fds.count), waitMs)
+      for p in fds where p.revents != 0 {
+        if p.fd == inFD {
+          let n = input.withUnsafeBytes { raw in
+            Glibc.write(inFD, raw.baseAddress! + written, raw.count - written)
+          }
+          if n > 0 { written += n }
+          if written >= input.count || (n < 0 && errno != EAGAIN && errno != EINTR) {
+            close(inFD)
+            inFD = -1
+          }
+        } else if p.fd == outFD {
+          drain(&outFD, into: &out)
+        } else if p.fd == errFD {
+          drain(&errFD, into: &err)
+        }
+      }
+    }
+    if inFD >= 0 { close(inFD) }
+    if outFD >= 0 { close(outFD) }
+    if errFD >= 0 { close(errFD) }
+    let status: Int32
+    var signal: Int32? = nil
+    if waitStatus & 0x7f == 0 {
+      status = (waitStatus >> 8) & 0xff
+    } else {
+      signal = waitStatus & 0x7f
+      status = 128 + (waitStatus & 0x7f)
+    }
+    return CommandResult(
+      status: status, signal: signal, stdout: out, stderr: err, timedOut: timedOut)
+  }
+}
+
+/// A pipe whose both ends close on exec (children get only what dup2 gives them).
+private func makePipe(_ fds: inout [Int32]) -> Bool {
+  guard pipe(&fds) == 0 else { return false }
+  _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
+  _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+  return true
+}
+
+/// Calls `body` with a NULL-terminated C array of the given strings.
+public func withCStrings<R>(
+  _ strings: [String], _ body: (UnsafePointer<UnsafeMutablePointer<CChar>?>) -> R
+) -> R {
+  var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+  pointers.append(nil)
+  defer { for p in pointers { free(p) } }
+  return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}
