@@ -132,8 +132,34 @@ public enum ISO8601 {
 
 /// This machine's short host name (up to the first dot).
 public func shortHostName() -> String {
-  var buf = [CChar](repeating: 0, count: 256)
-  guard gethostname(&buf, buf.count - 1) == 0 else { return "localhost" }
-  let full = String(cString: buf)
+  var buf = [UInt8](repeating: 0, count: 256)
+  let rc = buf.withUnsafeMutableBufferPointer { p in
+    p.withMemoryRebound(to: CChar.self) { gethostname($0.baseAddress!, 255) }
+  }
+  guard rc == 0 else { return "localhost" }
+  let full = String(decoding: buf.prefix { $0 != 0 }, as: UTF8.self)
   return String(full.split(separator: ".", maxSplits: 1).first ?? Substring(full))
+}
+
+/// stdout/stderr without touching C's mutable `stdout`/`stderr` globals (Swift 6).
+public enum Console {
+  /// Writes `text` to stderr (unbuffered, whole).
+  public static func error(_ text: String) {
+    writeAll(2, Array(text.utf8))
+  }
+
+  /// Flushes C stdio buffers (Lua's io and Swift's print share them).
+  public static func flush() { fflush(nil) }
+
+  public static func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
+    var off = 0
+    while off < bytes.count {
+      let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
+      if n < 0 {
+        if errno == EINTR { continue }
+        return
+      }
+      off += n
+    }
+  }
 }

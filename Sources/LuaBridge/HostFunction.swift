@@ -1,0 +1,289 @@
+import CLua
+import CLuaShim
+import MosaicSupport
+
+/// A Swift function callable from Lua. It reads its arguments and pushes its results
+/// through the `LuaCall`, and returns how many results it pushed. To raise a Lua error
+/// it throws a `LuaCallError`; the C trampoline raises it after the Swift frames are gone.
+public typealias HostFunction = (LuaCall) throws(LuaCallError) -> Int32
+
+/// An error a host function raises into Lua.
+public enum LuaCallError: Error {
+  /// "bad argument #n to 'name' (why)", at the caller's position: a programming error.
+  case argument(Int32, String)
+  /// A message raised at the caller's position.
+  case runtime(String)
+  /// A message raised as is (already positioned, or a rethrown Lua error).
+  case raw(String)
+}
+
+/// The view a host function has of its call: arguments in, results out.
+/// `L` is the running thread (a coroutine's when called from one), not always the main one.
+public struct LuaCall {
+  public let L: OpaquePointer
+  public let state: LuaState
+  public let name: String
+
+  public var argumentCount: Int32 { lua_gettop(L) }
+
+  public func type(_ i: Int32) -> LuaState.ValueType {
+    LuaState.ValueType(rawValue: lua_type(L, i)) ?? .none
+  }
+
+  public func isNoneOrNil(_ i: Int32) -> Bool { mosaic_isnoneornil(L, i) != 0 }
+
+  private func typeName(_ i: Int32) -> String {
+    lua_type(L, i) == LUA_TNONE ? "no value" : String(cString: lua_typename(L, lua_type(L, i)))
+  }
+
+  private func expected(_ i: Int32, _ what: String) -> LuaCallError {
+    .argument(i, "\(what) expected, got \(typeName(i))")
+  }
+
+  public func bytes(_ i: Int32) throws(LuaCallError) -> [UInt8] {
+    let t = lua_type(L, i)
+    guard t == LUA_TSTRING || t == LUA_TNUMBER else { throw expected(i, "string") }
+    var len = 0
+    guard let p = lua_tolstring(L, i, &len) else { throw expected(i, "string") }
+    return p.withMemoryRebound(to: UInt8.self, capacity: len) {
+      Array(UnsafeBufferPointer(start: $0, count: len))
+    }
+  }
+
+  public func string(_ i: Int32) throws(LuaCallError) -> String {
+    String(decoding: try bytes(i), as: UTF8.self)
+  }
+
+  public func optString(_ i: Int32) throws(LuaCallError) -> String? {
+    isNoneOrNil(i) ? nil : try string(i)
+  }
+
+  public func optBytes(_ i: Int32) throws(LuaCallError) -> [UInt8]? {
+    isNoneOrNil(i) ? nil : try bytes(i)
+  }
+
+  public func number(_ i: Int32) throws(LuaCallError) -> Double {
+    guard lua_type(L, i) == LUA_TNUMBER else { throw expected(i, "number") }
+    return lua_tonumberx(L, i, nil)
+  }
+
+  public func optNumber(_ i: Int32) throws(LuaCallError) -> Double? {
+    isNoneOrNil(i) ? nil : try number(i)
+  }
+
+  public func integer(_ i: Int32) throws(LuaCallError) -> Int64 {
+    var ok: Int32 = 0
+    let v = lua_tointegerx(L, i, &ok)
+    guard ok != 0 else {
+      if lua_type(L, i) == LUA_TNUMBER {
+        throw .argument(i, "number has no integer representation")
+      }
+      throw expected(i, "integer")
+    }
+    return Int64(v)
+  }
+
+  public func optInteger(_ i: Int32) throws(LuaCallError) -> Int64? {
+    isNoneOrNil(i) ? nil : try integer(i)
+  }
+
+  public func boolean(_ i: Int32) -> Bool { lua_toboolean(L, i) != 0 }
+
+  /// Any value as JSON (tables converted; see `LuaState.json(at:)`).
+  public func json(_ i: Int32, strictUTF8: Bool = true) throws(LuaCallError) -> JSONValue {
+    do {
+      return try state.jsonOnThread(L, at: i, strictUTF8: strictUTF8)
+    } catch {
+      throw .argument(i, error.message)
+    }
+  }
+
+  /// An options table (or nil): its fields as JSON. Unknown option names are an error
+  /// naming the closest known one.
+  public func options(_ i: Int32, known: [String]) throws(LuaCallError) -> [String: JSONValue] {
+    if isNoneOrNil(i) { return [:] }
+    guard lua_type(L, i) == LUA_TTABLE else { throw expected(i, "table") }
+    guard case .object(let pairs) = try json(i, strictUTF8: false) else { return [:] }
+    var result: [String: JSONValue] = [:]
+    for (k, v) in pairs {
+      guard known.contains(k) else {
+        let hint = Suggest.closest(to: k, in: known).map { " (did you mean '\($0)'?)" } ?? ""
+        throw .argument(i, "unknown option '\(k)'\(hint)")
+      }
+      result[k] = v
+    }
+    return result
+  }
+
+  public func checkFunction(_ i: Int32) throws(LuaCallError) {
+    guard lua_type(L, i) == LUA_TFUNCTION else { throw expected(i, "function") }
+  }
+
+  // MARK: Results
+
+  public func pushNil() { lua_pushnil(L) }
+  public func push(_ b: Bool) { lua_pushboolean(L, b ? 1 : 0) }
+  public func push(_ i: Int64) { lua_pushinteger(L, lua_Integer(i)) }
+  public func push(_ i: Int) { lua_pushinteger(L, lua_Integer(i)) }
+  public func push(_ d: Double) { lua_pushnumber(L, d) }
+
+  public func push(_ s: String) {
+    var s = s
+    s.withUTF8 { buf in
+      buf.withMemoryRebound(to: CChar.self) { _ = lua_pushlstring(L, $0.baseAddress, $0.count) }
+    }
+  }
+
+  public func push(bytes: [UInt8]) {
+    bytes.withUnsafeBufferPointer { buf in
+      buf.withMemoryRebound(to: CChar.self) { _ = lua_pushlstring(L, $0.baseAddress, $0.count) }
+    }
+  }
+
+  public func push(_ value: JSONValue) { state.pushOnThread(L, value) }
+
+  /// Pops the value on top and stores it as `t[key]` for the table at `index` (raw).
+  public func setField(_ key: String, in index: Int32 = -2) {
+    let t = lua_absindex(L, index)
+    push(key)
+    mosaic_insert(L, -2)
+    lua_rawset(L, t)
+  }
+
+  /// The exact bytes of string field `key` of the table argument `i`, if it is a string.
+  public func rawField(_ i: Int32, _ key: String) -> [UInt8]? {
+    guard lua_type(L, i) == LUA_TTABLE else { return nil }
+    let t = lua_absindex(L, i)
+    push(key)
+    lua_rawget(L, t)
+    defer { mosaic_pop(L, 1) }
+    guard lua_type(L, -1) == LUA_TSTRING else { return nil }
+    var len = 0
+    guard let p = lua_tolstring(L, -1, &len) else { return nil }
+    return p.withMemoryRebound(to: UInt8.self, capacity: len) {
+      Array(UnsafeBufferPointer(start: $0, count: len))
+    }
+  }
+
+  /// The `nil, message` convention for expected failures; returns 2.
+  public func fail(_ message: String) -> Int32 {
+    pushNil()
+    push(message)
+    return 2
+  }
+
+  /// Whether the running code has been asked to stop (Ctrl-C, time limit).
+  public var abortPending: Bool { mosaic_abort_pending(L) != 0 }
+
+  /// Calls the Lua function at stack index `fn` with no arguments in protected mode and
+  /// returns its first result as truthiness; errors come back as `LuaCallError.raw`.
+  public func callPredicate(_ fn: Int32) throws(LuaCallError) -> Bool {
+    lua_pushvalue(L, fn)
+    let status = mosaic_pcall(L, 0, 1, 0)
+    defer { lua_settop(L, -2) }
+    guard status == LUA_OK else {
+      throw .raw(state.errorMessageOnThread(L, at: -1))
+    }
+    return lua_toboolean(L, -1) != 0
+  }
+}
+
+extension LuaState {
+  /// Pushes a host function (a C closure over the trampoline) onto the stack.
+  public func pushFunction(name: String, _ body: @escaping HostFunction) {
+    functions.append((name, body))
+    mosaic_push_hostfunction(L, Int32(functions.count - 1))
+  }
+
+  /// Pushes a table of host functions.
+  public func pushModule(_ entries: [(String, HostFunction)]) {
+    lua_createtable(L, 0, Int32(entries.count))
+    for (name, body) in entries {
+      pushFunction(name: name, body)
+      setField(name, in: -2)
+    }
+  }
+
+  func jsonOnThread(_ thread: OpaquePointer, at i: Int32, strictUTF8: Bool)
+    throws(LuaConversionError) -> JSONValue
+  {
+    if thread == L { return try json(at: i, strictUTF8: strictUTF8) }
+    // A coroutine: move the value to the main thread, convert, drop it.
+    lua_pushvalue(thread, i)
+    lua_xmove(thread, L, 1)
+    defer { pop() }
+    return try json(at: -1, strictUTF8: strictUTF8)
+  }
+
+  func pushOnThread(_ thread: OpaquePointer, _ value: JSONValue) {
+    push(value)
+    if thread != L { lua_xmove(L, thread, 1) }
+  }
+
+  func errorMessageOnThread(_ thread: OpaquePointer, at i: Int32) -> String {
+    var len = 0
+    if let p = lua_tolstring(thread, i, &len) {
+      return p.withMemoryRebound(to: UInt8.self, capacity: len) {
+        String(decoding: UnsafeBufferPointer(start: $0, count: len), as: UTF8.self)
+      }
+    }
+    return "(error object is a \(String(cString: lua_typename(thread, lua_type(thread, i)))) value)"
+  }
+
+  func invoke(_ id: Int32, on thread: OpaquePointer) -> Int32 {
+    let entry = functions[Int(id)]
+    let call = LuaCall(L: thread, state: self, name: entry.name)
+    do {
+      return try entry.body(call)
+    } catch {
+      switch error {
+      case .argument(let n, let why):
+        call.push("bad argument #\(n) to '\(entry.name)' (\(why))")
+        return MOSAIC_HOST_ERROR_WHERE
+      case .runtime(let message):
+        call.push(message)
+        return MOSAIC_HOST_ERROR_WHERE
+      case .raw(let message):
+        call.push(message)
+        return MOSAIC_HOST_ERROR
+      }
+    }
+  }
+}
+
+/// The single dispatcher every host function goes through (file scope: a closure in
+/// main-actor code would be main-actor isolated and trap when Lua calls it).
+func hostDispatch(_ L: OpaquePointer?, _ id: Int32) -> Int32 {
+  guard let L, let state = LuaState.owner(of: L) else {
+    return MOSAIC_HOST_ERROR
+  }
+  return state.invoke(id, on: L)
+}
+
+/// "Did you mean" suggestions by edit distance.
+public enum Suggest {
+  public static func closest(to word: String, in candidates: [String]) -> String? {
+    let w = Array(word)
+    var best: (String, Int)? = nil
+    for c in candidates {
+      let d = distance(w, Array(c))
+      if d <= max(2, w.count / 3), d < (best?.1 ?? Int.max) { best = (c, d) }
+    }
+    return best?.0
+  }
+
+  static func distance(_ a: [Character], _ b: [Character]) -> Int {
+    if a.isEmpty { return b.count }
+    if b.isEmpty { return a.count }
+    var prev = Array(0...b.count)
+    var cur = [Int](repeating: 0, count: b.count + 1)
+    for i in 1...a.count {
+      cur[0] = i
+      for j in 1...b.count {
+        cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+      }
+      swap(&prev, &cur)
+    }
+    return prev[b.count]
+  }
+}

@@ -1,0 +1,306 @@
+import CLua
+import CLuaShim
+import MosaicSupport
+
+/// Why a Lua value could not become JSON (with the path to the value).
+public struct LuaConversionError: Error, CustomStringConvertible {
+  public let message: String
+  public var description: String { message }
+}
+
+/// Registry keys of the metatables that mark JSON arrays and objects.
+let arrayMetatableKey = "mosaic.json.array"
+let objectMetatableKey = "mosaic.json.object"
+/// In an object's metatable: the ordered key list (keys whose value is nil encode as null).
+let objectKeysField = "__jsonkeys"
+
+extension LuaState {
+  // MARK: Pushing
+
+  public func pushNil() { lua_pushnil(L) }
+  public func pushBool(_ b: Bool) { lua_pushboolean(L, b ? 1 : 0) }
+  public func pushInteger(_ i: Int64) { lua_pushinteger(L, lua_Integer(i)) }
+  public func pushNumber(_ d: Double) { lua_pushnumber(L, d) }
+
+  public func pushString(_ s: String) {
+    var s = s
+    s.withUTF8 { buf in
+      buf.withMemoryRebound(to: CChar.self) { _ = lua_pushlstring(L, $0.baseAddress, $0.count) }
+    }
+  }
+
+  public func pushBytes(_ bytes: [UInt8]) {
+    bytes.withUnsafeBufferPointer { buf in
+      buf.withMemoryRebound(to: CChar.self) { _ = lua_pushlstring(L, $0.baseAddress, $0.count) }
+    }
+  }
+
+  /// The `json.null` sentinel (a NULL light userdata, as lua-cjson uses).
+  public func pushJSONNull() { lua_pushlightuserdata(L, nil) }
+
+  /// Pushes a JSON value as Lua data: objects become tables whose metatable remembers
+  /// the key order (and the keys whose value is null, which Lua cannot store), arrays
+  /// become sequences marked as arrays (so `{}` stays `[]`), null inside an array becomes
+  /// `json.null`.
+  public func push(_ value: JSONValue) {
+    switch value {
+    case .null: pushNil()
+    case .bool(let b): pushBool(b)
+    case .int(let i): pushInteger(i)
+    case .double(let d): pushNumber(d)
+    case .string(let s): pushString(s)
+    case .array(let items):
+      lua_createtable(L, Int32(clamping: items.count), 0)
+      for (n, item) in items.enumerated() {
+        if case .null = item { pushJSONNull() } else { push(item) }
+        lua_rawseti(L, -2, lua_Integer(n + 1))
+      }
+      getRegistry(arrayMetatableKey)
+      lua_setmetatable(L, -2)
+    case .object(let pairs):
+      lua_createtable(L, 0, Int32(clamping: pairs.count))
+      for (key, item) in pairs {
+        if case .null = item { continue }
+        push(item)
+        setField(key, in: -2)
+      }
+      // metatable: { __name = "json.object", __jsonkeys = { keys in order } }
+      lua_createtable(L, 0, 2)
+      pushString("json.object")
+      setField("__name", in: -2)
+      lua_createtable(L, Int32(clamping: pairs.count), 0)
+      for (n, (key, _)) in pairs.enumerated() {
+        pushString(key)
+        lua_rawseti(L, -2, lua_Integer(n + 1))
+      }
+      setField(objectKeysField, in: -2)
+      lua_setmetatable(L, -2)
+    }
+  }
+
+  func installJSONMetatables() {
+    lua_createtable(L, 0, 1)
+    pushString("json.array")
+    setField("__name", in: -2)
+    setRegistry(arrayMetatableKey)
+  }
+
+  /// Pushes the shared metatable that marks a table as a JSON array.
+  public func pushArrayMetatable() { getRegistry(arrayMetatableKey) }
+
+  // MARK: Reading
+
+  public enum ValueType: Int32 {
+    case none = -1
+    case `nil` = 0
+    case boolean = 1
+    case lightUserdata = 2
+    case number = 3
+    case string = 4
+    case table = 5
+    case function = 6
+    case userdata = 7
+    case thread = 8
+  }
+
+  public func type(at index: Int32) -> ValueType {
+    ValueType(rawValue: lua_type(L, index)) ?? .none
+  }
+
+  public func typeName(at index: Int32) -> String {
+    String(cString: lua_typename(L, lua_type(L, index)))
+  }
+
+  /// The bytes of a string (or a number, converted as Lua does); nil for other types.
+  public func bytes(at index: Int32) -> [UInt8]? {
+    let t = lua_type(L, index)
+    guard t == LUA_TSTRING || t == LUA_TNUMBER else { return nil }
+    var len = 0
+    guard let p = lua_tolstring(L, index, &len) else { return nil }
+    return p.withMemoryRebound(to: UInt8.self, capacity: len) {
+      Array(UnsafeBufferPointer(start: $0, count: len))
+    }
+  }
+
+  /// A string (or number) as Swift text; invalid UTF-8 is repaired with U+FFFD.
+  public func string(at index: Int32) -> String? {
+    bytes(at: index).map { String(decoding: $0, as: UTF8.self) }
+  }
+
+  public func isInteger(at index: Int32) -> Bool { lua_isinteger(L, index) != 0 }
+
+  public func integer(at index: Int32) -> Int64? {
+    var ok: Int32 = 0
+    let v = lua_tointegerx(L, index, &ok)
+    return ok != 0 ? Int64(v) : nil
+  }
+
+  public func number(at index: Int32) -> Double? {
+    guard lua_type(L, index) == LUA_TNUMBER else { return nil }
+    return lua_tonumberx(L, index, nil)
+  }
+
+  public func toBool(at index: Int32) -> Bool { lua_toboolean(L, index) != 0 }
+
+  /// Converts the value at `index` to JSON. Tables: marked arrays and objects keep their
+  /// kind; otherwise an empty table or one with keys 1...n is an array, one with string
+  /// keys an object. Functions, userdata, threads, cycles, NaN and mixed keys fail.
+  /// With `strictUTF8` false, invalid UTF-8 in strings is repaired instead of failing.
+  public func json(at index: Int32, strictUTF8: Bool = true) throws(LuaConversionError)
+    -> JSONValue
+  {
+    var seen: Set<UnsafeRawPointer> = []
+    var walk = Walk(strict: strictUTF8)
+    return try json(at: lua_absindex(L, index), path: "value", seen: &seen, depth: 0, walk: &walk)
+  }
+
+  struct Walk { var strict: Bool }
+
+  private func json(
+    at index: Int32, path: String, seen: inout Set<UnsafeRawPointer>, depth: Int, walk: inout Walk
+  )
+    throws(LuaConversionError) -> JSONValue
+  {
+    switch lua_type(L, index) {
+    case LUA_TNIL: return .null
+    case LUA_TBOOLEAN: return .bool(lua_toboolean(L, index) != 0)
+    case LUA_TNUMBER:
+      if lua_isinteger(L, index) != 0 { return .int(Int64(lua_tointegerx(L, index, nil))) }
+      let d = lua_tonumberx(L, index, nil)
+      guard d.isFinite else {
+        throw LuaConversionError(message: "\(path): \(d) is not a JSON number")
+      }
+      return .double(d)
+    case LUA_TSTRING:
+      let b = bytes(at: index) ?? []
+      guard let s = String(validating: b, as: UTF8.self) else {
+        if !walk.strict { return .string(String(decoding: b, as: UTF8.self)) }
+        throw LuaConversionError(message: "\(path): string is not valid UTF-8")
+      }
+      return .string(s)
+    case LUA_TLIGHTUSERDATA where lua_touserdata(L, index) == nil:
+      return .null
+    case LUA_TTABLE:
+      guard depth < 200 else { throw LuaConversionError(message: "\(path): nested too deeply") }
+      guard let ptr = lua_topointer(L, index) else { return .null }
+      guard seen.insert(ptr).inserted else {
+        throw LuaConversionError(message: "\(path): table contains itself")
+      }
+      defer { seen.remove(ptr) }
+      return try tableJSON(at: index, path: path, seen: &seen, depth: depth, walk: &walk)
+    default:
+      throw LuaConversionError(message: "\(path): cannot convert a \(typeName(at: index)) value")
+    }
+  }
+
+  private enum TableMark { case array, object(keys: [String]), none }
+
+  private func tableMark(at index: Int32) -> TableMark {
+    guard lua_getmetatable(L, index) != 0 else { return .none }
+    defer { pop() }
+    getRegistry(arrayMetatableKey)
+    let isArray = lua_rawequal(L, -1, -2) != 0
+    pop()
+    if isArray { return .array }
+    getField(objectKeysField, in: -1)
+    defer { pop() }
+    guard lua_type(L, -1) == LUA_TTABLE else { return .none }
+    var keys: [String] = []
+    let n = lua_rawlen(L, -1)
+    if n > 0 {
+      for i in 1...n {
+        lua_rawgeti(L, -1, lua_Integer(i))
+        if lua_type(L, -1) == LUA_TSTRING, let k = string(at: -1) { keys.append(k) }
+        pop()
+      }
+    }
+    return .object(keys: keys)
+  }
+
+  private func tableJSON(
+    at index: Int32, path: String, seen: inout Set<UnsafeRawPointer>, depth: Int,
+    walk: inout Walk
+  ) throws(LuaConversionError) -> JSONValue {
+    let mark = tableMark(at: index)
+    let length = Int(lua_rawlen(L, index))
+    // Collect keys with one raw traversal.
+    var stringKeys: [String] = []
+    var integerKeys = 0
+    var otherKey: String? = nil
+    lua_pushnil(L)
+    while lua_next(L, index) != 0 {
+      pop()  // value
+      switch lua_type(L, -1) {
+      case LUA_TSTRING: stringKeys.append(string(at: -1) ?? "")
+      case LUA_TNUMBER where lua_isinteger(L, -1) != 0:
+        let k = Int(lua_tointegerx(L, -1, nil))
+        if k >= 1 && k <= length { integerKeys += 1 } else { otherKey = String(k) }
+      default: otherKey = typeName(at: -1)
+      }
+    }
+    var asArray: Bool
+    switch mark {
+    case .array: asArray = true
+    case .object: asArray = false
+    case .none: asArray = stringKeys.isEmpty && otherKey == nil
+    }
+    if asArray {
+      if case .array = mark {
+      } else if integerKeys != length {
+        throw LuaConversionError(message: "\(path): array has holes")
+      }
+      var items: [JSONValue] = []
+      items.reserveCapacity(length)
+      if length > 0 {
+        for i in 1...length {
+          lua_rawgeti(L, index, lua_Integer(i))
+          defer { pop() }
+          items.append(
+            try json(
+              at: lua_gettop(L), path: "\(path)[\(i)]", seen: &seen, depth: depth + 1, walk: &walk))
+        }
+      }
+      return .array(items)
+    }
+    if integerKeys > 0 || otherKey != nil {
+      throw LuaConversionError(
+        message: "\(path): table mixes string keys with \(otherKey ?? "integer") keys")
+    }
+    var ordered: [String] = []
+    if case .object(let keys) = mark {
+      ordered = keys
+      let listed = Set(keys)
+      ordered += stringKeys.filter { !listed.contains($0) }.sorted()
+    } else {
+      ordered = stringKeys.sorted()
+    }
+    var pairs: [(String, JSONValue)] = []
+    pairs.reserveCapacity(ordered.count)
+    for key in ordered {
+      getField(key, in: index)
+      defer { pop() }
+      pairs.append(
+        (
+          key,
+          try json(
+            at: lua_gettop(L), path: "\(path).\(key)", seen: &seen, depth: depth + 1, walk: &walk)
+        ))
+    }
+    return .object(pairs)
+  }
+}
+
+extension LuaState {
+  public func newTable() { mosaic_newtable(L) }
+  public func pushValue(_ index: Int32) { lua_pushvalue(L, index) }
+
+  /// Pops the value on top and stores it as `table[i]` for the table at `index` (raw).
+  public func rawSet(index: Int32, at i: Int64) {
+    lua_rawseti(L, lua_absindex(L, index), lua_Integer(i))
+  }
+
+  /// Pushes `table[i]` for the table at `index` (raw).
+  public func rawGet(index: Int32, at i: Int64) {
+    lua_rawgeti(L, lua_absindex(L, index), lua_Integer(i))
+  }
+}

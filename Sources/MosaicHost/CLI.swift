@@ -1,0 +1,221 @@
+import LuaBridge
+import MosaicSupport
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Exit statuses shared by every command (SPEC 2.7, 2.9; sysexits for usage).
+public enum ExitCode {
+  public static let ok: Int32 = 0
+  public static let failure: Int32 = 1
+  public static let usage: Int32 = 64
+}
+
+/// `mosaic [options] <command> [args]`: decides what argv means and runs it.
+public enum MosaicCLI {
+  /// Runs the program for `argv` (without argv[0]) and returns the exit status.
+  public static func main(_ argv: [String]) -> Int32 {
+    signal(SIGPIPE, SIG_IGN)
+    guard let first = argv.first else {
+      return runShippedCommand(["help"], words: ["help"])
+    }
+    switch first {
+    case "--version", "-v":
+      print("mosaic \(mosaicVersion) (\(luaVersion()))")
+      return ExitCode.ok
+    case "-h", "--help":
+      return runShippedCommand(["help"] + argv.dropFirst(), words: ["help"])
+    case "-e":
+      return runChunks(argv)
+    case "run":
+      return runScriptCommand(Array(argv.dropFirst()))
+    case "shell":
+      return runShell(Array(argv.dropFirst()))
+    case "-":
+      return runScript(path: "-", args: Array(argv.dropFirst()), limits: ScriptLimits())
+    default:
+      if first.hasPrefix("-") {
+        return usage("unknown option '\(first)'", hint: "mosaic --help")
+      }
+      if first.contains("/") || first.hasSuffix(".lua") {
+        return runScript(path: first, args: Array(argv.dropFirst()), limits: ScriptLimits())
+      }
+      return runCommand(argv)
+    }
+  }
+
+  static func luaVersion() -> String {
+    LuaState.release
+  }
+
+  /// One line `mosaic: <what>` on stderr, a hint, exit 64.
+  static func usage(_ message: String, hint: String? = nil) -> Int32 {
+    var text = "mosaic: \(message)\n"
+    if let hint { text += "Try '\(hint)'.\n" }
+    Console.error(text)
+    return ExitCode.usage
+  }
+
+  static func fail(_ message: String) -> Int32 {
+    Console.error("mosaic: \(message)\n")
+    return ExitCode.failure
+  }
+
+  static func makeRuntime(memoryLimit: Int = 0) -> Runtime? {
+    do {
+      return try Runtime(memoryLimit: memoryLimit)
+    } catch {
+      Console.error("mosaic: cannot start the Lua runtime: \(error.message)\n")
+      return nil
+    }
+  }
+
+  // MARK: Scripts
+
+  struct ScriptLimits {
+    var timeout: Double = 0
+    var memoryBytes: Int = 0
+  }
+
+  /// `mosaic run [--timeout S] [--memory MB] FILE [ARGS...]`
+  static func runScriptCommand(_ argv: [String]) -> Int32 {
+    var limits = ScriptLimits()
+    var rest = argv[...]
+    while let opt = rest.first, opt.hasPrefix("-"), opt != "-" {
+      rest = rest.dropFirst()
+      if opt == "--" { break }
+      if opt == "-h" || opt == "--help" {
+        print(
+          """
+          Usage: mosaic run [--timeout S] [--memory MB] FILE [ARGS...]
+
+          Runs a Lua script with the mosaic API loaded. FILE '-' reads stdin.
+            --timeout S   stop the script after S seconds (exit 1, "time limit exceeded")
+            --memory MB   cap the memory the script's Lua code may allocate
+          """)
+        return ExitCode.ok
+      }
+      guard opt == "--timeout" || opt == "--memory" else {
+        return usage("run: unknown option '\(opt)'", hint: "mosaic run --help")
+      }
+      guard let value = rest.first, let n = Double(value), n > 0, n.isFinite else {
+        return usage("run: \(opt) needs a positive number", hint: "mosaic run --help")
+      }
+      rest = rest.dropFirst()
+      if opt == "--timeout" { limits.timeout = n } else { limits.memoryBytes = Int(n * 1_048_576) }
+    }
+    guard let file = rest.first else {
+      return usage("run: missing FILE", hint: "mosaic run --help")
+    }
+    return runScript(path: file, args: Array(rest.dropFirst()), limits: limits)
+  }
+
+  /// Runs a script file (or stdin for `-`) with `arg` as in `lua`.
+  static func runScript(path: String, args: [String], limits: ScriptLimits) -> Int32 {
+    let source: [UInt8]
+    do {
+      source = path == "-" ? try readAllStdin() : try Files.read(path)
+    } catch {
+      return fail("cannot read script: \(error.message)")
+    }
+    guard let runtime = makeRuntime(memoryLimit: limits.memoryBytes) else { return 1 }
+    runtime.setArg(script: path, before: ["mosaic"], args: args)
+    let name = path == "-" ? "=stdin" : "@" + path
+    return execute(runtime, source: stripShebang(source), name: name, args: args, limits: limits)
+  }
+
+  /// `mosaic -e CHUNK [-e CHUNK ...] [FILE [ARGS...]]`
+  static func runChunks(_ argv: [String]) -> Int32 {
+    var chunks: [String] = []
+    var rest = argv[...]
+    while rest.first == "-e" {
+      rest = rest.dropFirst()
+      guard let chunk = rest.first else { return usage("-e needs a chunk of Lua") }
+      chunks.append(chunk)
+      rest = rest.dropFirst()
+    }
+    guard let runtime = makeRuntime() else { return 1 }
+    let script = rest.first
+    let args = Array(rest.dropFirst())
+    runtime.setArg(
+      script: script ?? "-e", before: ["mosaic"] + argv.prefix(argv.count - rest.count), args: args)
+    for chunk in chunks {
+      let status = execute(
+        runtime, source: Array(chunk.utf8), name: "=(command line)", args: [],
+        limits: ScriptLimits())
+      if status != 0 { return status }
+    }
+    if let script {
+      let source: [UInt8]
+      do {
+        source = script == "-" ? try readAllStdin() : try Files.read(script)
+      } catch {
+        return fail("cannot read script: \(error.message)")
+      }
+      return execute(
+        runtime, source: stripShebang(source), name: "@" + script, args: args,
+        limits: ScriptLimits())
+    }
+    return ExitCode.ok
+  }
+
+  /// Loads and runs a chunk as a top-level program: errors print `mosaic: ` with a
+  /// traceback and give status 1; `os.exit` leaves directly.
+  static func execute(
+    _ runtime: Runtime, source: [UInt8], name: String, args: [String], limits: ScriptLimits
+  ) -> Int32 {
+    let lua = runtime.lua
+    do {
+      try lua.load(source, name: name)
+      for a in args { lua.pushString(a) }
+      if limits.timeout > 0 { lua.setTimeLimit(limits.timeout) }
+      try runtime.runTopLevel(nargs: Int32(args.count))
+      lua.setTimeLimit(0)
+      Console.flush()
+      return ExitCode.ok
+    } catch {
+      Console.flush()
+      var message = error.message
+      if error.kind == .aborted, limits.timeout > 0, message.hasPrefix("time limit exceeded") {
+        message =
+          "time limit exceeded (\(formatSeconds(limits.timeout)))"
+          + message.dropFirst("time limit exceeded".count)
+      }
+      Console.error("mosaic: \(message)\n")
+      return ExitCode.failure
+    }
+  }
+
+  static func formatSeconds(_ s: Double) -> String {
+    s == s.rounded() ? "\(Int(s)) s" : "\(s) s"
+  }
+
+  static func stripShebang(_ source: [UInt8]) -> [UInt8] {
+    guard source.first == UInt8(ascii: "#") else { return source }
+    // Keep the newline so line numbers in messages stay right.
+    guard let nl = source.firstIndex(of: 0x0A) else { return [] }
+    return Array(source[nl...])
+  }
+
+  static func readAllStdin() throws(FileError) -> [UInt8] {
+    try Files.read("/dev/stdin")
+  }
+
+  // MARK: Commands
+
+  /// Finds the script for `mosaic <group> <command>` or `mosaic <command>`.
+  static func runCommand(_ argv: [String]) -> Int32 {
+    guard let runtime = makeRuntime() else { return 1 }
+    return runtime.runMain(module: "mosaic._dispatch", argv: argv)
+  }
+
+  static func runShippedCommand(_ argv: [String], words: [String]) -> Int32 {
+    runCommand(argv)
+  }
+
+  static func runShell(_ argv: [String]) -> Int32 {
+    guard let runtime = makeRuntime() else { return 1 }
+    return Shell.run(runtime, argv: argv)
+  }
+}

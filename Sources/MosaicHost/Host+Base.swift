@@ -1,0 +1,232 @@
+import LuaBridge
+import MosaicSupport
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The raw primitives behind the `mosaic` module (json, exec, sleep, now, hostname, log,
+/// files). The friendly API is `lua/mosaic/init.lua`.
+extension Runtime {
+  func baseFunctions() -> [(String, HostFunction)] {
+    let paths = self.paths
+    let roots = luaRoots
+    return [
+      ("json_encode", jsonEncode),
+      ("json_decode", jsonDecode),
+      ("exec", exec),
+      ("sleep", sleep),
+      (
+        "now",
+        { call in
+          call.push(Clock.now())
+          return 1
+        }
+      ),
+      (
+        "monotonic",
+        { call in
+          call.push(Clock.monotonic())
+          return 1
+        }
+      ),
+      (
+        "hostname",
+        { call in
+          call.push(shortHostName())
+          return 1
+        }
+      ),
+      (
+        "version",
+        { call in
+          call.push(mosaicVersion)
+          return 1
+        }
+      ),
+      (
+        "log",
+        { call throws(LuaCallError) in
+          let line = try call.string(1)
+          Console.error(line.hasSuffix("\n") ? line : line + "\n")
+          return 0
+        }
+      ),
+      (
+        "isatty",
+        { call throws(LuaCallError) in
+          call.push(isatty(Int32(try call.integer(1))) == 1)
+          return 1
+        }
+      ),
+      (
+        "paths",
+        { call in
+          call.push(
+            .object([
+              ("config", .string(paths.config)), ("run", .string(paths.run)),
+              ("state", .string(paths.state)), ("roster", .string(paths.roster)),
+              ("commands", .string(paths.config + "/commands")),
+            ]))
+          return 1
+        }
+      ),
+      (
+        "lua_roots",
+        { call in
+          call.push(.array(roots.map { .string($0) }))
+          return 1
+        }
+      ),
+      (
+        "shipped",
+        { call throws(LuaCallError) in
+          // shipped(path) -> source or nil; shipped() -> list of shipped paths
+          if call.isNoneOrNil(1) {
+            call.push(.array(Runtime.shippedPaths.map { .string($0) }))
+            return 1
+          }
+          guard let src = Runtime.shipped(try call.string(1)) else { return 0 }
+          call.push(src)
+          return 1
+        }
+      ),
+      (
+        "list_dir",
+        { call throws(LuaCallError) in
+          call.push(.array(Files.list(try call.string(1)).map { .string($0) }))
+          return 1
+        }
+      ),
+      (
+        "is_dir",
+        { call throws(LuaCallError) in
+          call.push(Files.isDirectory(try call.string(1)))
+          return 1
+        }
+      ),
+      (
+        "write_file",
+        { call throws(LuaCallError) in
+          // write_file(path, bytes, mode) -> true | nil, err  (atomic)
+          let path = try call.string(1)
+          let data = try call.bytes(2)
+          let mode = try call.optInteger(3) ?? 0o644
+          if let failure = catching({ () throws(FileError) in
+            try Files.writeAtomically(path, data, mode: mode_t(mode))
+          }) {
+            return call.fail(failure.message)
+          }
+          call.push(true)
+          return 1
+        }
+      ),
+      (
+        "mkdir_private",
+        { call throws(LuaCallError) in
+          let path = try call.string(1)
+          let failure = catching { () throws(FileError) in
+            try Files.ensurePrivateDirectory(path)
+          }
+          if let failure { return call.fail(failure.message) }
+          call.push(true)
+          return 1
+        }
+      ),
+    ]
+  }
+}
+
+private func jsonEncode(_ call: LuaCall) throws(LuaCallError) -> Int32 {
+  let value = try call.json(1)
+  let indent = call.boolean(2) ? 2 : 0
+  call.push(JSONCodec.encode(value, indent: indent))
+  return 1
+}
+
+private func jsonDecode(_ call: LuaCall) throws(LuaCallError) -> Int32 {
+  let text = try call.bytes(1)
+  do {
+    call.push(try JSONCodec.decode(text))
+    return 1
+  } catch {
+    return call.fail("invalid JSON: \(error)")
+  }
+}
+
+/// exec(argv, {stdin=, timeout=, env=}) -> {status, signal, stdout, stderr, timed_out}
+/// or nil, message when the program cannot be started.
+private func exec(_ call: LuaCall) throws(LuaCallError) -> Int32 {
+  guard case .array(let items) = try call.json(1), !items.isEmpty else {
+    throw .argument(1, "non-empty list of strings expected")
+  }
+  var argv: [String] = []
+  for item in items {
+    guard case .string(let s) = item else { throw .argument(1, "list of strings expected") }
+    argv.append(s)
+  }
+  let opts = try call.options(2, known: ["stdin", "timeout", "env"])
+  var request = CommandRequest(argv)
+  if opts["stdin"] != nil {
+    // The raw bytes, not the JSON view (which would repair invalid UTF-8).
+    guard let bytes = call.rawField(2, "stdin") else {
+      throw .argument(2, "stdin: string expected")
+    }
+    request.input = bytes
+  }
+  if let t = opts["timeout"] {
+    guard let d = t.doubleValue, d > 0 else {
+      throw .argument(2, "timeout: positive number expected")
+    }
+    request.timeout = d
+  }
+  if case .object(let env)? = opts["env"] {
+    for (k, v) in env {
+      guard case .string(let s) = v else { throw .argument(2, "env.\(k): string expected") }
+      request.environment[k] = s
+    }
+  }
+  let result: CommandResult
+  do {
+    result = try SpawnRunner().run(request)
+  } catch {
+    return call.fail(error.description)
+  }
+  call.push(
+    .object([
+      ("status", .int(Int64(result.status))),
+      ("signal", .from(result.signal.map { Int($0) })),
+      ("stdout", .null), ("stderr", .null),
+      ("timed_out", .bool(result.timedOut)),
+    ]))
+  // stdout/stderr may hold any bytes: push them raw.
+  call.push(bytes: result.stdout)
+  call.setField("stdout")
+  call.push(bytes: result.stderr)
+  call.setField("stderr")
+  return 1
+}
+
+/// sleep(seconds): returns early (with an error) when interrupted.
+private func sleep(_ call: LuaCall) throws(LuaCallError) -> Int32 {
+  let seconds = try call.number(1)
+  guard seconds >= 0, seconds.isFinite else { throw .argument(1, "non-negative number expected") }
+  let deadline = Clock.monotonic() + seconds
+  while true {
+    let left = deadline - Clock.monotonic()
+    if left <= 0 { break }
+    if call.abortPending { throw .runtime("interrupted") }
+    Clock.sleep(min(left, 0.05))
+  }
+  return 0
+}
+
+/// Runs `body`; returns its error instead of throwing it.
+func catching<E: Error>(_ body: () throws(E) -> Void) -> E? {
+  do {
+    try body()
+    return nil
+  } catch {
+    return error
+  }
+}

@@ -1,0 +1,31 @@
+--- List commands, or show one command's help
+local dispatch = require "mosaic._dispatch"
+
+local words = { ... }
+if #words > 0 then
+  -- `mosaic help fleet ps` is `mosaic fleet ps --help`.
+  words[#words + 1] = "--help"
+  return dispatch.main(words)
+end
+
+local out = io.stdout
+out:write(("mosaic %s: the truth about an agent fleet, and safe hands on it\n\n"):format(mosaic.version))
+out:write([[
+Usage:
+  mosaic <group> <command> [args]   run a command (below)
+  mosaic shell                      Lua shell with the fleet API loaded
+  mosaic run FILE [ARGS]            run a Lua script (also: mosaic FILE.lua, #!/usr/bin/env mosaic)
+  mosaic -e CHUNK                   run a chunk of Lua
+  mosaic --version
+
+Commands:
+]])
+for _, c in ipairs(dispatch.list()) do
+  out:write(("  %-20s %s\n"):format(c.name, c.summary))
+end
+out:write([[
+
+Run 'mosaic <command> --help' for a command's options. Drop a Lua file in
+<config>/commands/<group>/<name>.lua to add 'mosaic <group> <name>'.
+]])
+return 0

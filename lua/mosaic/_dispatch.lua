@@ -1,0 +1,219 @@
+--- Command dispatch: `mosaic <group> <command> [args]` runs commands/<group>/<command>.lua,
+-- `mosaic <command> [args]` runs commands/<command>.lua. Looked up in <config>/commands,
+-- then <root>/commands for each $MOSAIC_LUA_PATH root and <config>/lua, then the commands
+-- shipped in the binary. The first line of a command starting with "--- " is its summary.
+local host = require "mosaic._host"
+
+local M = {}
+
+local function readable(path)
+  local f = io.open(path, "rb")
+  if f then
+    f:close()
+    return true
+  end
+  return false
+end
+
+local function command_dirs()
+  local dirs = { host.paths().commands }
+  for _, root in ipairs(host.lua_roots()) do
+    dirs[#dirs + 1] = root .. "/commands"
+  end
+  return dirs
+end
+
+--- find(words) -> {path=|source=, chunkname=, words=n} for the longest match, or nil.
+function M.find(words)
+  for n = math.min(2, #words), 1, -1 do
+    local ok = true
+    for i = 1, n do
+      if not words[i]:match("^[%w][%w_-]*$") then
+        ok = false
+      end
+    end
+    if ok then
+      local rel = table.concat(words, "/", 1, n) .. ".lua"
+      for _, dir in ipairs(command_dirs()) do
+        local path = dir .. "/" .. rel
+        if readable(path) then
+          return { path = path, chunkname = "@" .. path, words = n }
+        end
+      end
+      local source = host.shipped("commands/" .. rel)
+      if source then
+        return { source = source, chunkname = "@[mosaic]/commands/" .. rel, words = n }
+      end
+    end
+  end
+  return nil
+end
+
+local function summary_of(text)
+  for line in text:gmatch("[^\n]*") do
+    local s = line:match("^%-%-%-%s*(.-)%s*$")
+    if s then
+      return s
+    end
+    if not line:match("^#!") and not line:match("^%s*$") and not line:match("^%-%-") then
+      break
+    end
+  end
+  return ""
+end
+
+local function read(path)
+  local f = io.open(path, "rb")
+  if not f then
+    return ""
+  end
+  local text = f:read("a") or ""
+  f:close()
+  return text
+end
+
+--- list() -> sorted list of {name="fleet ps", summary=..., origin="shipped"|path}
+function M.list()
+  local seen, result = {}, {}
+  local function add(name, summary, origin)
+    if not seen[name] then
+      seen[name] = true
+      result[#result + 1] = { name = name, summary = summary, origin = origin }
+    end
+  end
+  for _, dir in ipairs(command_dirs()) do
+    for _, entry in ipairs(host.list_dir(dir)) do
+      local path = dir .. "/" .. entry
+      if host.is_dir(path) then
+        for _, sub in ipairs(host.list_dir(path)) do
+          local cmd = sub:match("^(.+)%.lua$")
+          if cmd then
+            add(entry .. " " .. cmd, summary_of(read(path .. "/" .. sub)), path .. "/" .. sub)
+          end
+        end
+      else
+        local cmd = entry:match("^(.+)%.lua$")
+        if cmd then
+          add(cmd, summary_of(read(path)), path)
+        end
+      end
+    end
+  end
+  for _, rel in ipairs(host.shipped()) do
+    local cmd = rel:match("^commands/(.+)%.lua$")
+    if cmd then
+      add((cmd:gsub("/", " ")), summary_of(host.shipped(rel)), "shipped")
+    end
+  end
+  table.sort(result, function(a, b)
+    return a.name < b.name
+  end)
+  return result
+end
+
+local function closest(word, names)
+  local best, best_d
+  for _, name in ipairs(names) do
+    local a, b = word, name
+    local prev = {}
+    for j = 0, #b do
+      prev[j] = j
+    end
+    for i = 1, #a do
+      local cur = { [0] = i }
+      for j = 1, #b do
+        local cost = a:sub(i, i) == b:sub(j, j) and 0 or 1
+        cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+      end
+      prev = cur
+    end
+    local d = prev[#b]
+    if d <= math.max(2, #word // 3) and (not best_d or d < best_d) then
+      best, best_d = name, d
+    end
+  end
+  return best
+end
+
+local function group_commands(group)
+  local result = {}
+  for _, c in ipairs(M.list()) do
+    if c.name:match("^" .. group:gsub("%p", "%%%0") .. " ") then
+      result[#result + 1] = c
+    end
+  end
+  return result
+end
+
+local function print_group(group, commands, out)
+  out:write(("Usage: mosaic %s <command> [args]\n\nCommands:\n"):format(group))
+  for _, c in ipairs(commands) do
+    out:write(("  %-18s %s\n"):format(c.name, c.summary))
+  end
+  out:write(("\nRun 'mosaic %s <command> --help' for a command's options.\n"):format(group))
+end
+
+local function usage(message, hint)
+  io.stderr:write("mosaic: ", message, "\n")
+  if hint then
+    io.stderr:write("Try '", hint, "'.\n")
+  end
+  return 64
+end
+
+--- main(argv) -> exit status
+function M.main(argv)
+  local found = M.find(argv)
+  if not found then
+    local group = argv[1]
+    local members = group_commands(group)
+    if #members > 0 then
+      local sub = argv[2]
+      if sub == "-h" or sub == "--help" or sub == "help" then
+        print_group(group, members, io.stdout)
+        return 0
+      end
+      if not sub then
+        print_group(group, members, io.stderr)
+        return 64
+      end
+      local names = {}
+      for _, c in ipairs(members) do
+        names[#names + 1] = c.name:match(" (.+)$")
+      end
+      local guess = closest(sub, names)
+      return usage(("unknown command '%s %s'%s"):format(group, sub,
+        guess and (" (did you mean '" .. group .. " " .. guess .. "'?)") or ""), "mosaic " .. group .. " --help")
+    end
+    local names = {}
+    for _, c in ipairs(M.list()) do
+      names[#names + 1] = c.name:match("^(%S+)")
+    end
+    local guess = closest(group, names)
+    return usage(("unknown command '%s'%s"):format(group,
+      guess and (" (did you mean '" .. guess .. "'?)") or ""), "mosaic help")
+  end
+  local fn, err
+  if found.source then
+    fn, err = load(found.source, found.chunkname, "t")
+  else
+    fn, err = loadfile(found.path, "t")
+  end
+  if not fn then
+    error(err, 0)
+  end
+  local name = "mosaic " .. table.concat(argv, " ", 1, found.words)
+  local args = { [0] = name }
+  for i = found.words + 1, #argv do
+    args[#args + 1] = argv[i]
+  end
+  _G.arg = args
+  local status = fn(table.unpack(args))
+  io.stdout:flush()
+  if math.type(status) == "integer" then
+    return status
+  end
+  return 0
+end
+
+return M

@@ -1,0 +1,40 @@
+--- Argument parsing for commands: Debian's lua-argparse, with mosaic's conventions.
+-- A usage error prints one line and a hint on stderr and exits 64; --help prints the
+-- help and exits 0.
+local argparse = require "argparse"
+
+local M = {}
+
+--- parser(name, description [, epilog]) -> an argparse parser
+function M.parser(name, description, epilog)
+  return argparse(name, description, epilog):help_max_width(100)
+end
+
+--- parse(parser, args) -> the parsed options table; exits 64 on a usage error.
+function M.parse(parser, args)
+  local ok, result = parser:pparse(args)
+  if not ok then
+    io.stderr:write(("mosaic: %s: %s\nTry '%s --help'.\n"):format(parser._name, result, parser._name))
+    os.exit(64)
+  end
+  return result
+end
+
+--- usage_error(parser, message): the same one-line usage error, for checks argparse cannot do.
+function M.usage_error(parser, message)
+  io.stderr:write(("mosaic: %s: %s\nTry '%s --help'.\n"):format(parser._name, message, parser._name))
+  os.exit(64)
+end
+
+--- number(name) -> a converter for argparse that accepts a positive number.
+function M.positive(name)
+  return function(s)
+    local n = tonumber(s)
+    if not n or n <= 0 or n ~= n or n == math.huge then
+      return nil, ("%s must be a positive number, got '%s'"):format(name, s)
+    end
+    return n
+  end
+end
+
+return M
