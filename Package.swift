@@ -26,7 +26,7 @@ let package = Package(
     .target(name: "FleetCore", dependencies: ["MosaicSupport"]),
     .target(
       name: "MosaicHost",
-      dependencies: ["LuaBridge", "MosaicSupport", "CLineEdit"],
+      dependencies: ["LuaBridge", "FleetCore", "MosaicSupport", "CLineEdit"],
       plugins: ["EmbedLua"]),
     .executableTarget(name: "mosaic", dependencies: ["MosaicHost"]),
     .executableTarget(name: "EmbedLuaTool"),

@@ -175,6 +175,9 @@ public enum MosaicCLI {
       Console.flush()
       return ExitCode.ok
     } catch {
+      if error.kind == .aborted, error.message.contains("interrupted") {
+        return Runtime.report(error)
+      }
       Console.flush()
       var message = error.message
       if error.kind == .aborted, limits.timeout > 0, message.hasPrefix("time limit exceeded") {

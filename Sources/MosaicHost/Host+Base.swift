@@ -31,6 +31,21 @@ extension Runtime {
         }
       ),
       (
+        "executable",
+        { call in
+          // The running binary's absolute path (units and panes start it by this path).
+          var buf = [UInt8](repeating: 0, count: 4096)
+          let n = buf.withUnsafeMutableBufferPointer { p in
+            p.withMemoryRebound(to: CChar.self) {
+              readlink("/proc/self/exe", $0.baseAddress!, 4095)
+            }
+          }
+          guard n > 0 else { return call.fail("cannot read /proc/self/exe") }
+          call.push(String(decoding: buf[0..<n], as: UTF8.self))
+          return 1
+        }
+      ),
+      (
         "hostname",
         { call in
           call.push(shortHostName())

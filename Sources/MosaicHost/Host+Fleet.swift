@@ -1,9 +1,296 @@
+import FleetCore
 import LuaBridge
 import MosaicSupport
 
-extension Runtime {
-  /// Raw fleet primitives (roster, ps, probe, heartbeat).
-  func fleetFunctions() -> [(String, HostFunction)] {
-    []
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Loads a roster file: evaluates it in a fresh Lua state (standard libraries only, a
+/// time limit and a memory cap, so a broken roster cannot hang or exhaust `fleet ps`),
+/// converts the returned table and validates it (SPEC 2.2). Errors are one line.
+public struct RosterLoadError: Error, CustomStringConvertible {
+  public let message: String
+  public var description: String { message }
+}
+
+public enum RosterLoader {
+  public static func load(path: String, host: String = shortHostName()) -> Result<
+    Roster, RosterLoadError
+  > {
+    let source: [UInt8]
+    do {
+      source = try Files.read(path, limit: 4 << 20)
+    } catch {
+      return .failure(RosterLoadError(message: "roster: \(error.message)"))
+    }
+    let value: JSONValue
+    do {
+      let lua = try LuaState(memoryLimit: 64 << 20)
+      lua.setTimeLimit(2)
+      try lua.load(MosaicCLI.stripShebang(source), name: "@" + path)
+      try lua.call(nargs: 0, nresults: 1, traceback: false)
+      guard lua.type(at: -1) == .table else {
+        return .failure(
+          RosterLoadError(
+            message: "roster: \(path): must return a table, got \(lua.typeName(at: -1))"))
+      }
+      do {
+        value = try lua.json(at: -1)
+      } catch {
+        let where_ =
+          error.message.hasPrefix("value") ? "roster" + error.message.dropFirst(5) : error.message
+        return .failure(RosterLoadError(message: "roster: \(path): \(where_)"))
+      }
+    } catch {
+      let first = error.message.split(separator: "\n").first.map(String.init) ?? error.message
+      return .failure(RosterLoadError(message: "roster: \(first)"))
+    }
+    do throws(RosterError) {
+      return .success(try RosterValidator.validate(value, path: path, defaultHost: host))
+    } catch {
+      return .failure(RosterLoadError(message: "roster: \(error.description)"))
+    }
   }
+}
+
+/// Lua's `string.find` for roster `match` patterns, in a small state of its own (never the
+/// caller's, which may be inside a coroutine).
+final class PatternMatcher {
+  private var lua: LuaState?
+
+  func matches(_ subject: String, _ pattern: String) -> Bool {
+    if lua == nil { lua = try? LuaState(memoryLimit: 16 << 20) }
+    guard let lua else { return false }
+    let base = lua.top
+    defer { lua.top = base }
+    lua.getGlobal("string")
+    lua.getField("find", in: -1)
+    lua.pushString(subject)
+    lua.pushString(pattern)
+    lua.setTimeLimit(1)
+    defer { lua.setTimeLimit(0) }
+    do {
+      try lua.call(nargs: 2, nresults: 1, traceback: false)
+    } catch {
+      lua.clearAbort()
+      return false
+    }
+    return lua.type(at: -1) != .nil
+  }
+}
+
+extension Runtime {
+  /// The roster at `path` (default: `$MOSAIC_ROSTER` or `<config>/fleet/roster.lua`).
+  func loadRoster(_ path: String?) -> Result<Roster, RosterLoadError> {
+    RosterLoader.load(path: path ?? paths.roster)
+  }
+
+  func fleetPlanes() -> FleetPlanes {
+    let matcher = PatternMatcher()
+    return FleetPlanes(
+      runner: SpawnRunner(), systemd: SystemctlPlane(runner: SpawnRunner()),
+      matcher: { matcher.matches($0, $1) })
+  }
+
+  /// Raw fleet and heartbeat primitives; the friendly API is lua/mosaic/fleet.lua and
+  /// lua/mosaic/heartbeat.lua.
+  func fleetFunctions() -> [(String, HostFunction)] {
+    let paths = self.paths
+    return [
+      (
+        "fleet_roster",
+        { [unowned self] call throws(LuaCallError) in
+          switch loadRoster(try call.optString(1)) {
+          case .success(let roster): call.push(roster.jsonValue)
+          case .failure(let error): return call.fail(error.message)
+          }
+          return 1
+        }
+      ),
+      (
+        "fleet_ps",
+        { [unowned self] call throws(LuaCallError) in
+          let o = try call.options(
+            1, known: ["roster", "socket", "tenant", "probe", "probe_timeout"])
+          let roster: Roster
+          switch loadRoster(try string(o["roster"], 1, "roster")) {
+          case .success(let r): roster = r
+          case .failure(let error): return call.fail(error.message)
+          }
+          let options = FleetPSOptions(
+            socket: try string(o["socket"], 1, "socket"),
+            tenant: try string(o["tenant"], 1, "tenant"),
+            probe: o["probe"]?.boolValue ?? false,
+            probeTimeout: try number(o["probe_timeout"], 1, "probe_timeout") ?? 2,
+            runDir: paths.run)
+          call.push(FleetPS.snapshot(roster: roster, options: options, planes: fleetPlanes()))
+          return 1
+        }
+      ),
+      (
+        "fleet_probe",
+        { call throws(LuaCallError) in
+          // fleet_probe(names, timeout) -> {name = true|false}
+          guard case .array(let items) = try call.json(1) else {
+            throw .argument(1, "list of agent names expected")
+          }
+          let timeout = try call.optNumber(2) ?? 2
+          let store = HeartbeatStore(runDir: paths.run)
+          if let failure = catching({ () throws(HeartbeatError) in try store.ensureRunDir() }) {
+            return call.fail(failure.message)
+          }
+          var pending: [String: String] = [:]
+          var answers: [(String, JSONValue)] = []
+          for item in items {
+            guard let name = item.stringValue, HeartbeatStore.isValidAgentName(name) else {
+              throw .argument(1, "invalid agent name \(JSONCodec.encode(item))")
+            }
+            do throws(HeartbeatError) {
+              pending[name] = try store.sendProbe(agent: name)
+            } catch {
+              return call.fail(error.message)
+            }
+          }
+          let result = store.awaitProbes(pending, timeout: timeout)
+          for item in items {
+            let name = item.stringValue!
+            answers.append((name, .bool(result[name] ?? false)))
+          }
+          call.push(.object(answers))
+          return 1
+        }
+      ),
+      (
+        "heartbeat_read",
+        { call throws(LuaCallError) in
+          // heartbeat_read(name, interval) -> the SPEC heartbeat object (+ seq, ack, progress)
+          let name = try call.string(1)
+          guard HeartbeatStore.isValidAgentName(name) else {
+            throw .argument(1, "invalid agent name '\(name)'")
+          }
+          let interval = try call.optNumber(2) ?? 15
+          let reading = HeartbeatStore(runDir: paths.run).read(agent: name, interval: interval)
+          call.push(readingJSON(reading))
+          return 1
+        }
+      ),
+      (
+        "heartbeat_health",
+        { call throws(LuaCallError) in
+          // heartbeat_health(ts, interval, now) -> health, age_s, reason
+          let ts = try call.json(1)
+          let interval = try call.number(2)
+          let now = try call.optNumber(3) ?? Clock.now()
+          let epoch: Double
+          if let d = ts.doubleValue {
+            epoch = d
+          } else if let s = ts.stringValue, let d = ISO8601.parse(s) {
+            epoch = d
+          } else {
+            throw .argument(1, "timestamp (epoch seconds or ISO 8601) expected")
+          }
+          guard interval > 0 else { throw .argument(2, "positive interval expected") }
+          let reading = HeartbeatHealth.evaluate(
+            Heartbeat(ts: epoch, pid: 1), interval: interval, now: now)
+          call.push(reading.health)
+          call.push(.from(reading.ageS))
+          call.push(.from(reading.reason))
+          return 3
+        }
+      ),
+      (
+        "heartbeat_write",
+        { call throws(LuaCallError) in
+          // heartbeat_write(name, {status=, pid=, interval=, ack=, progress=, seq=}) -> true | nil, err
+          let name = try call.string(1)
+          guard HeartbeatStore.isValidAgentName(name) else {
+            throw .argument(1, "invalid agent name '\(name)'")
+          }
+          let o = try call.options(
+            2, known: ["status", "pid", "interval", "ack", "progress", "seq", "probe"])
+          var hb = Heartbeat(ts: Clock.now(), pid: Int32(o["pid"]?.intValue ?? Int64(getpid())))
+          hb.status = o["status"]?.stringValue ?? "ok"
+          hb.interval = o["interval"]?.doubleValue
+          hb.ack = o["ack"]?.stringValue
+          hb.progress = o["progress"]?.stringValue
+          hb.seq = o["seq"]?.intValue
+          hb.probe = o["probe"]?.stringValue
+          let store = HeartbeatStore(runDir: paths.run)
+          do {
+            try hb.validate()
+          } catch {
+            throw .argument(2, "\(error)")
+          }
+          if let failure = catching({ () throws(HeartbeatError) in
+            try store.ensureRunDir()
+            try store.write(agent: name, hb)
+          }) {
+            return call.fail(failure.message)
+          }
+          call.push(true)
+          return 1
+        }
+      ),
+      (
+        "heartbeat_respond",
+        { call throws(LuaCallError) in
+          // heartbeat_respond(name, interval, pid|nil, argv|nil) -> exit status (blocks)
+          let name = try call.string(1)
+          let interval = try call.number(2)
+          let pid = try call.optInteger(3)
+          var argv: [String] = []
+          if !call.isNoneOrNil(4), case .array(let items) = try call.json(4) {
+            argv = items.compactMap(\.stringValue)
+          }
+          Console.flush()
+          let status: Int32
+          if argv.isEmpty {
+            status = HeartbeatResponder.runStandalone(
+              agent: name, runDir: paths.run, interval: interval, pid: pid.map { Int32($0) })
+          } else {
+            status = HeartbeatResponder.runWrapped(
+              agent: name, runDir: paths.run, interval: interval, argv: argv)
+          }
+          call.push(Int64(status))
+          return 1
+        }
+      ),
+      (
+        "agent_stub",
+        { call throws(LuaCallError) in
+          // agent_stub(name, interval) -> exit status (blocks: the stub agent's loop)
+          let name = try call.string(1)
+          let interval = try call.number(2)
+          Console.flush()
+          call.push(Int64(StubAgent().run(agent: name, runDir: paths.run, interval: interval)))
+          return 1
+        }
+      ),
+    ]
+  }
+}
+
+private func readingJSON(_ reading: HeartbeatReading) -> JSONValue {
+  guard case .object(var pairs) = reading.jsonValue else { return reading.jsonValue }
+  pairs.append(("seq", .from(reading.heartbeat?.seq.map { Int($0) })))
+  pairs.append(("ack", .from(reading.heartbeat?.ack)))
+  pairs.append(("progress", .from(reading.heartbeat?.progress)))
+  pairs.append(("probe", .from(reading.heartbeat?.probe)))
+  pairs.append(("skew", .bool(reading.skew)))
+  return .object(pairs)
+}
+
+private func string(_ v: JSONValue?, _ arg: Int32, _ name: String) throws(LuaCallError) -> String? {
+  guard let v else { return nil }
+  guard let s = v.stringValue else { throw .argument(arg, "\(name): string expected") }
+  return s
+}
+
+private func number(_ v: JSONValue?, _ arg: Int32, _ name: String) throws(LuaCallError) -> Double? {
+  guard let v else { return nil }
+  guard let d = v.doubleValue, d > 0 else {
+    throw .argument(arg, "\(name): positive number expected")
+  }
+  return d
 }

@@ -110,9 +110,21 @@ extension Runtime {
       Console.flush()
       return Int32(truncatingIfNeeded: lua.integer(at: -1) ?? 0)
     } catch {
-      Console.flush()
-      Console.error("mosaic: \(error.message)\n")
-      return ExitCode.failure
+      return Runtime.report(error)
     }
+  }
+}
+
+extension Runtime {
+  /// Prints an uncaught error of a top-level chunk and gives its exit status: Ctrl-C is
+  /// one line and 130 (as shells report SIGINT), anything else `mosaic: ` + traceback, 1.
+  static func report(_ error: LuaError, prefix: String = "") -> Int32 {
+    Console.flush()
+    if error.kind == .aborted, error.message.contains("interrupted") {
+      Console.error("\nmosaic: interrupted\n")
+      return 130
+    }
+    Console.error("mosaic: \(prefix)\(error.message)\n")
+    return ExitCode.failure
   }
 }

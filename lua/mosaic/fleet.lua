@@ -1,3 +1,104 @@
---- The fleet module: roster, ps, probe (SPEC 2.10).
+--- The fleet module: roster, ps, probe, wait (SPEC 2.10). Rows are plain tables shaped
+-- like the JSON of `mosaic fleet ps --json` (SPEC 2.4).
+local host = require "mosaic._host"
+
 local M = {}
+
+--- roster([path]) -> roster table | nil, message
+-- The roster file (default $MOSAIC_ROSTER or <config>/fleet/roster.lua), validated.
+M.roster = host.fleet_roster
+
+--- ps([{roster=, socket=, tenant=, probe=, probe_timeout=}]) -> snapshot | nil, message
+-- snapshot = {schema, generated_at, host, socket, roster, warnings = {...}, agents = {...}}
+M.ps = host.fleet_ps
+
+--- agent(name [, ps options]) -> row | nil, message
+function M.agent(name, opts)
+  if type(name) ~= "string" then
+    error(("bad argument #1 to 'agent' (string expected, got %s)"):format(type(name)), 2)
+  end
+  local snapshot, err = host.fleet_ps(opts)
+  if not snapshot then
+    return nil, err
+  end
+  for _, row in ipairs(snapshot.agents) do
+    if row.name == name then
+      return row
+    end
+  end
+  return nil, ("no agent named '%s' in the roster or on socket %s"):format(name, snapshot.socket)
+end
+
+--- probe(name_or_names [, timeout]) -> {name = answered?} | nil, message
+-- Writes a probe for each agent and waits (default 2 s) for heartbeats carrying its nonce.
+function M.probe(names, timeout)
+  if type(names) == "string" then
+    names = { names }
+  end
+  if type(names) ~= "table" then
+    error(("bad argument #1 to 'probe' (string or list expected, got %s)"):format(type(names)), 2)
+  end
+  return host.fleet_probe(names, timeout)
+end
+
+local function describe(row)
+  local hb = row.heartbeat or {}
+  return ("%s: pane %s, unit %s, heartbeat %s"):format(row.name,
+    row.pane and row.pane.state or "unknown",
+    row.systemd and row.systemd.active or "unknown", hb.health or "unknown")
+end
+
+--- wait{agent= | agents=, health=, pane=, active=, until_fn=, timeout=30, every=0.25, ps options...}
+--   -> rows | nil, message
+-- Polls `ps` until every named agent satisfies every condition given: heartbeat `health`
+-- ("healthy", "stale", "unknown"), `pane` state ("alive", "dead", "absent"), unit `active`
+-- state, and `until_fn(row)` returning true. Returns the rows (by name), or nil and what
+-- the last look showed when `timeout` seconds pass.
+function M.wait(opts)
+  if type(opts) ~= "table" then
+    error(("bad argument #1 to 'wait' (table expected, got %s)"):format(type(opts)), 2)
+  end
+  local names = opts.agents or { opts.agent }
+  if #names == 0 then
+    error("bad argument #1 to 'wait' (agent or agents expected)", 2)
+  end
+  local timeout, every = opts.timeout or 30, opts.every or 0.25
+  local query = { roster = opts.roster, socket = opts.socket, tenant = opts.tenant }
+  local deadline = mosaic.monotonic() + timeout
+  local last
+  while true do
+    local snapshot, err = host.fleet_ps(query)
+    if snapshot then
+      local by_name, missing, pending = {}, {}, {}
+      for _, row in ipairs(snapshot.agents) do
+        by_name[row.name] = row
+      end
+      for _, name in ipairs(names) do
+        local row = by_name[name]
+        if not row then
+          missing[#missing + 1] = name
+        else
+          local ok = (opts.health == nil or (row.heartbeat and row.heartbeat.health) == opts.health)
+            and (opts.pane == nil or (row.pane and row.pane.state) == opts.pane)
+            and (opts.active == nil or (row.systemd and row.systemd.active) == opts.active)
+            and (opts.until_fn == nil or opts.until_fn(row))
+          if not ok then
+            pending[#pending + 1] = describe(row)
+          end
+        end
+      end
+      if #missing == 0 and #pending == 0 then
+        return by_name
+      end
+      last = #missing > 0 and ("no such agent: " .. table.concat(missing, ", ")) or table.concat(pending, "; ")
+    else
+      last = err
+    end
+    if mosaic.monotonic() >= deadline then
+      return nil, ("timed out after %g s: %s"):format(timeout, last)
+    end
+    mosaic.sleep(every)
+  end
+end
+
 return M

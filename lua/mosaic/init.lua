@@ -22,6 +22,9 @@ M.now = host.now
 --- monotonic() -> seconds on a clock that never jumps (for durations).
 M.monotonic = host.monotonic
 
+--- executable() -> the absolute path of the running mosaic binary.
+M.executable = host.executable
+
 --- hostname() -> this machine's short host name.
 M.hostname = host.hostname
 

@@ -1,0 +1,66 @@
+import MosaicSupport
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// An operator's hold on an agent while `agent attach` runs (SPEC 2.6): the file
+/// `<run>/<agent>.lease` holds one JSON object `{"holder", "since", "pid"}`. A lease whose
+/// holder process is gone is stale and ignored.
+public struct Lease: Sendable, Equatable {
+  /// Who holds it: `user@host` and the terminal, for humans.
+  public var holder: String
+  /// When it was taken (ISO 8601 UTC).
+  public var since: String
+  /// The process holding it (the `agent attach` process).
+  public var pid: Int32
+
+  public init(holder: String, since: String, pid: Int32) {
+    self.holder = holder
+    self.since = since
+    self.pid = pid
+  }
+
+  /// SPEC 2.6's `lease` object.
+  public var jsonValue: JSONValue {
+    .object([("holder", .string(holder)), ("since", .string(since)), ("pid", .int(Int64(pid)))])
+  }
+}
+
+public struct LeaseStore: Sendable {
+  public let runDir: String
+
+  public init(runDir: String) { self.runDir = runDir }
+
+  public func path(agent: String) -> String { "\(runDir)/\(agent).lease" }
+
+  /// The live lease on `agent`, or nil (none, unreadable, or its holder is gone).
+  public func read(agent: String) -> Lease? {
+    guard case .success(let bytes) = Files.readTrusted(path(agent: agent), limit: 4096),
+      let json = try? JSONCodec.decode(bytes),
+      let holder = json["holder"]?.stringValue, let since = json["since"]?.stringValue,
+      let pid = json["pid"]?.intValue, pid > 0, pid <= Int64(Int32.max)
+    else { return nil }
+    guard LeaseStore.processAlive(Int32(pid)) else { return nil }
+    return Lease(holder: holder, since: since, pid: Int32(pid))
+  }
+
+  /// Takes the lease for `lease.pid`; fails if another live holder has it.
+  public func acquire(agent: String, _ lease: Lease) throws(FileError) {
+    if let current = read(agent: agent), current.pid != lease.pid {
+      throw FileError("\(agent) is already leased by \(current.holder) since \(current.since)")
+    }
+    try Files.writeAtomically(path(agent: agent), JSONCodec.encode(lease.jsonValue) + "\n")
+  }
+
+  /// Drops the lease if `pid` holds it (or it is stale).
+  public func release(agent: String, pid: Int32) {
+    if let current = read(agent: agent), current.pid != pid { return }
+    unlink(path(agent: agent))
+  }
+
+  /// Whether a process exists (signal 0; EPERM still means it exists).
+  public static func processAlive(_ pid: Int32) -> Bool {
+    kill(pid, 0) == 0 || errno == EPERM
+  }
+}

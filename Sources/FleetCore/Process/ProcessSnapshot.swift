@@ -1,0 +1,75 @@
+import MosaicSupport
+
+/// One process as `/proc/<pid>/stat` and `/proc/<pid>/cmdline` describe it at one moment.
+public struct ProcessSnapshot: Sendable, Equatable {
+  public var pid: Int32
+  /// `comm`, the kernel's short name (at most 15 bytes; may hold spaces and parentheses).
+  public var comm: String
+  /// The state word: running, sleeping, disk-sleep, stopped, tracing-stop, zombie, dead,
+  /// idle, parked, or unknown.
+  public var state: String
+  /// The state letter as the kernel prints it (R, S, D, T, t, Z, X, I, P, ...).
+  public var stateCode: Character
+  /// The command line, split at NULs. Empty for kernel threads and zombies. A program
+  /// that rewrote its command line (a process title) shows what it wrote; trailing empty
+  /// arguments are dropped, as such titles pad with NULs.
+  public var argv: [String]
+  public var ppid: Int32
+  /// Process group.
+  public var pgrp: Int32
+  /// Session id.
+  public var session: Int32
+  /// Controlling terminal (device number; 0 for none).
+  public var ttyNr: Int64
+  /// Foreground process group of the controlling terminal; -1 or 0 when there is none.
+  public var tpgid: Int32
+  /// Start time in clock ticks after boot: with `pid`, identifies the process across pid
+  /// reuse.
+  public var startTime: UInt64
+
+  public init(
+    pid: Int32, comm: String = "", state: String, stateCode: Character, argv: [String] = [],
+    ppid: Int32 = 0, pgrp: Int32 = 0, session: Int32 = 0, ttyNr: Int64 = 0, tpgid: Int32 = -1,
+    startTime: UInt64 = 0
+  ) {
+    self.pid = pid
+    self.comm = comm
+    self.state = state
+    self.stateCode = stateCode
+    self.argv = argv
+    self.ppid = ppid
+    self.pgrp = pgrp
+    self.session = session
+    self.ttyNr = ttyNr
+    self.tpgid = tpgid
+    self.startTime = startTime
+  }
+
+  /// Stopped by a signal (state T: Ctrl-Z, SIGSTOP, SIGTTIN/SIGTTOU).
+  public var isStopped: Bool { stateCode == "T" }
+
+  /// The state word for a kernel state letter.
+  public static func stateWord(_ code: Character) -> String {
+    switch code {
+    case "R": return "running"
+    case "S": return "sleeping"
+    case "D": return "disk-sleep"
+    case "T": return "stopped"
+    case "t": return "tracing-stop"
+    case "Z": return "zombie"
+    case "X", "x": return "dead"
+    case "I": return "idle"
+    case "P": return "parked"
+    default: return "unknown"
+    }
+  }
+
+  /// SPEC's `process` object: pid, state, argv.
+  public var jsonValue: JSONValue {
+    .object([
+      ("pid", .int(Int64(pid))),
+      ("state", .string(state)),
+      ("argv", .array(argv.map { .string($0) })),
+    ])
+  }
+}

@@ -1,0 +1,174 @@
+import MosaicSupport
+
+/// One pane as `tmux list-panes -a` reports it. Numbers tmux left empty are nil.
+public struct TmuxPane: Sendable, Equatable {
+  /// `session_name` (tmux has already replaced `.` and `:` and escaped control characters).
+  public var session: String
+  /// `pane_id`, `%N`, unique for the server's life: the target for everything after.
+  public var paneId: String
+  /// `pane_pid`: the process tmux started in the pane. A dead pane keeps its old pid,
+  /// which may belong to another process by now.
+  public var panePid: Int32?
+  /// `pane_dead`: the program exited and the pane remains (`remain-on-exit`).
+  public var dead: Bool
+  /// `pane_dead_status`: exit status of a dead pane's program, if it exited.
+  public var deadStatus: Int?
+  /// `pane_dead_signal`: the signal that ended a dead pane's program, if one did.
+  public var deadSignal: Int?
+  /// `pane_current_command`: argv[0] basename of the tty's foreground process group leader
+  /// (control characters replaced by `?`).
+  public var currentCommand: String
+  /// `pane_tty`, e.g. `/dev/pts/3`.
+  public var tty: String
+  /// `pane_width` x `pane_height`.
+  public var width: Int?
+  public var height: Int?
+  /// `window_width` x `window_height`.
+  public var windowWidth: Int?
+  public var windowHeight: Int?
+  /// `window_activity`: epoch seconds of the window's last output (1 s resolution).
+  public var windowActivity: Int?
+  /// `pane_in_mode`: the pane is in a mode (copy mode, ...), which swallows `send-keys`.
+  public var inMode: Bool
+  /// `pane_mode`: the mode's name (`copy-mode`, ...), nil when not in a mode.
+  public var mode: String?
+  /// `pane_input_off`: input to the pane is disabled (`select-pane -d`).
+  public var inputOff: Bool
+  /// `cursor_x`, `cursor_y`: the cursor, 0-based, in the pane.
+  public var cursorX: Int?
+  public var cursorY: Int?
+  /// `alternate_on`: the program is on the alternate screen (full-screen TUI).
+  public var alternateOn: Bool
+  /// `session_attached`: how many clients are attached to the session.
+  public var sessionAttached: Int
+  /// `window_index`, `pane_index`.
+  public var windowIndex: Int
+  public var paneIndex: Int
+
+  public init(
+    session: String, paneId: String, panePid: Int32? = nil, dead: Bool = false,
+    deadStatus: Int? = nil, deadSignal: Int? = nil, currentCommand: String = "",
+    tty: String = "", width: Int? = nil, height: Int? = nil, windowWidth: Int? = nil,
+    windowHeight: Int? = nil, windowActivity: Int? = nil, inMode: Bool = false,
+    mode: String? = nil, inputOff: Bool = false, cursorX: Int? = nil, cursorY: Int? = nil,
+    alternateOn: Bool = false, sessionAttached: Int = 0, windowIndex: Int = 0,
+    paneIndex: Int = 0
+  ) {
+    self.session = session
+    self.paneId = paneId
+    self.panePid = panePid
+    self.dead = dead
+    self.deadStatus = deadStatus
+    self.deadSignal = deadSignal
+    self.currentCommand = currentCommand
+    self.tty = tty
+    self.width = width
+    self.height = height
+    self.windowWidth = windowWidth
+    self.windowHeight = windowHeight
+    self.windowActivity = windowActivity
+    self.inMode = inMode
+    self.mode = mode
+    self.inputOff = inputOff
+    self.cursorX = cursorX
+    self.cursorY = cursorY
+    self.alternateOn = alternateOn
+    self.sessionAttached = sessionAttached
+    self.windowIndex = windowIndex
+    self.paneIndex = paneIndex
+  }
+}
+
+/// Every pane on one tmux server, from one `list-panes -a` call.
+public struct TmuxListing: Sendable, Equatable {
+  /// The server's `#{version}` (`3.3a`, `next-3.4`, ...); nil when the server did not
+  /// expand it.
+  public var version: String?
+  /// Panes in tmux's order (session, window, pane).
+  public var panes: [TmuxPane]
+
+  public init(version: String?, panes: [TmuxPane]) {
+    self.version = version
+    self.panes = panes
+  }
+
+  /// Session names, each once, in listing order.
+  public var sessions: [String] {
+    var seen = Set<String>()
+    return panes.compactMap { seen.insert($0.session).inserted ? $0.session : nil }
+  }
+
+  /// The pane that represents the agent in `session`: the first pane (lowest pane index)
+  /// of the session's lowest-index window. An agent's unit starts one window with one
+  /// pane; when an operator splits or adds windows, the original stays the agent's as
+  /// long as they keep it first. nil when the session has no pane here (absent).
+  public func agentPane(of session: String) -> TmuxPane? {
+    panes.filter { $0.session == session }.min {
+      ($0.windowIndex, $0.paneIndex) < ($1.windowIndex, $1.paneIndex)
+    }
+  }
+}
+
+/// The `list-panes` format and its parser.
+///
+/// Fields are separated by U+001F (unit separator) and records by newlines. tmux escapes
+/// control characters in session names (`\037`, `\n`), and the other fields are numbers,
+/// flags, tty paths or mode names, except `pane_current_command`, which is the raw argv[0]
+/// of whatever runs in the pane. That one is put last and passed through tmux's
+/// `s/[\x01-\x1f\x7f]/?/` substitution, so no program can forge fields or records by
+/// naming itself; the parser also splits each line into at most `fieldCount` fields so a
+/// server that ignores the substitution still cannot shift the other fields.
+enum ListPanesFormat {
+  static let separator: Character = "\u{1f}"
+
+  static let variables = [
+    "version", "session_name", "window_index", "pane_index", "pane_id", "pane_pid",
+    "pane_dead", "pane_dead_status", "pane_dead_signal", "pane_tty", "pane_width",
+    "pane_height", "window_width", "window_height", "window_activity", "pane_in_mode",
+    "pane_mode", "pane_input_off", "cursor_x", "cursor_y", "alternate_on", "session_attached",
+  ]
+
+  static var fieldCount: Int { variables.count + 1 }
+
+  /// The `-F` argument.
+  static var format: String {
+    let plain = variables.map { "#{\($0)}" }
+    let command = "#{s/[\u{01}-\u{1f}\u{7f}]/?/:pane_current_command}"
+    return (plain + [command]).joined(separator: String(separator))
+  }
+
+  /// Parses `list-panes -a -F format` output; `.failed` naming the offending line when a
+  /// line does not have the expected shape.
+  static func parse(_ text: String) -> Result<TmuxListing, TmuxError> {
+    var version: String? = nil
+    var panes: [TmuxPane] = []
+    for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
+      let f = line.split(
+        separator: separator, maxSplits: fieldCount - 1, omittingEmptySubsequences: false
+      ).map(String.init)
+      guard f.count == fieldCount, f[4].hasPrefix("%"), let window = Int(f[2]),
+        let pane = Int(f[3])
+      else {
+        return .failure(.failed("unexpected list-panes output: \(printable(String(line)))"))
+      }
+      if version == nil, !f[0].isEmpty { version = f[0] }
+      panes.append(
+        TmuxPane(
+          session: f[1], paneId: f[4], panePid: Int32(f[5]), dead: f[6] == "1",
+          deadStatus: Int(f[7]), deadSignal: Int(f[8]), currentCommand: f[22], tty: f[9],
+          width: Int(f[10]), height: Int(f[11]), windowWidth: Int(f[12]),
+          windowHeight: Int(f[13]), windowActivity: Int(f[14]), inMode: (Int(f[15]) ?? 0) > 0,
+          mode: f[16].isEmpty ? nil : f[16], inputOff: f[17] == "1", cursorX: Int(f[18]),
+          cursorY: Int(f[19]), alternateOn: f[20] == "1", sessionAttached: Int(f[21]) ?? 0,
+          windowIndex: window, paneIndex: pane))
+    }
+    return .success(TmuxListing(version: version, panes: panes))
+  }
+
+  /// A line for an error message: control characters shown as `?`, at most 120 characters.
+  static func printable(_ s: String) -> String {
+    let clean = String(
+      s.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? "?" : Character($0) })
+    return clean.count > 120 ? String(clean.prefix(120)) + "..." : clean
+  }
+}

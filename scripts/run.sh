@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The main job: install what is missing, build mosaic (release), make sure a systemd
+# user manager runs, bring up the dogfood fleet and show it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+eval "$(scripts/user-manager.sh)"
+
+swift build -c release --product mosaic 2>&1 | grep -E 'error|warning:|Compiling|Build' || true
+bin=$(swift build -c release --show-bin-path)/mosaic
+[ -x "$bin" ] || { echo "run: build failed" >&2; exit 1; }
+
+"$bin" --version
+"$bin" -e 'print(("hello from Lua inside mosaic on %s: %s"):format(mosaic.hostname(), mosaic.json.encode({1, 2, {}})))'
+"$bin" run examples/dogfood.lua up
+"$bin" fleet ps
+echo
+echo "The binary: $bin (export XDG_RUNTIME_DIR=$XDG_RUNTIME_DIR to talk to the user manager)."
+echo "Try: $bin fleet ps --json | $bin agent watch coder-1 | $bin shell"
+echo "Tear the fleet down: $bin run examples/dogfood.lua down"

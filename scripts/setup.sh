@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian packages mosaic needs to build, test and run, if any is missing.
+# Idempotent; runs apt-get update only when something must be installed.
+set -euo pipefail
+
+packages=(
+  pkg-config liblua5.4-dev lua5.4 lua-argparse lua-check libedit-dev
+  tmux procps hyperfine prometheus prometheus-node-exporter python3 curl
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
