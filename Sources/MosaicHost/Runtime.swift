@@ -39,6 +39,8 @@ public final class Runtime {
     var entries: [(String, HostFunction)] = []
     entries += baseFunctions()
     entries += fleetFunctions()
+    entries += agentSendFunctions()
+    entries += agentWatchFunctions()
     lua.pushModule(entries)
     lua.pushArrayMetatable()
     lua.setField("array_mt", in: -2)
