@@ -3,6 +3,7 @@ std = "lua54"
 max_line_length = 120
 -- The API modules the host makes global in every state (SPEC 2.10).
 globals = {}
+exclude_files = {}
 read_globals = {
   mosaic = { other_fields = true },
   fleet = { other_fields = true },

@@ -55,11 +55,18 @@ static const char *abort_message(mosaic_limits *lim, char *buf, size_t len) {
     case MOSAIC_ABORT_TIMEOUT:
       return "time limit exceeded";
     case MOSAIC_ABORT_MEMORY:
-      snprintf(buf, len, "memory limit exceeded (%zu MiB)", lim->limit >> 20);
+      if (lim->limit % (1 << 20) == 0)
+        snprintf(buf, len, "memory limit exceeded (%zu MiB)", lim->limit >> 20);
+      else
+        snprintf(buf, len, "memory limit exceeded (%zu KiB)", (lim->limit + 1023) >> 10);
       return buf;
     default:
       return "aborted";
   }
+}
+
+const char *mosaic_abort_message(lua_State *L, char *buf, size_t len) {
+  return abort_message(mosaic_getlimits(L), buf, len);
 }
 
 static void limit_hook(lua_State *L, lua_Debug *ar) {
@@ -238,7 +245,14 @@ static int host_trampoline(lua_State *L) {
   lim->in_host++;
   int n = host_dispatch(L, id);
   lim->in_host--;
+  // A host function that gave up because of an abort (sleep, exec) raised it, maybe into a
+  // pcall: escalate now, so the very next instruction raises it again.
+  if (lim->abort_reason != MOSAIC_ABORT_NONE) lua_sethook(L, limit_hook, LUA_MASKCOUNT, 1);
   if (n >= 0) return n;
+  if (n == MOSAIC_HOST_ERROR_ARG) {
+    // The reason stays on the stack (anchored) while luaL_argerror formats it.
+    return luaL_argerror(L, (int)lua_tointeger(L, -2), lua_tostring(L, -1));
+  }
   if (n == MOSAIC_HOST_ERROR_WHERE) {
     luaL_where(L, 1);
     lua_insert(L, -2);

@@ -10,6 +10,7 @@ public typealias HostFunction = (LuaCall) throws(LuaCallError) -> Int32
 /// An error a host function raises into Lua.
 public enum LuaCallError: Error {
   /// "bad argument #n to 'name' (why)", at the caller's position: a programming error.
+  /// `name` is the one the caller used, as in `luaL_argerror`.
   case argument(Int32, String)
   /// A message raised at the caller's position.
   case runtime(String)
@@ -175,11 +176,33 @@ public struct LuaCall {
   /// Whether the running code has been asked to stop (Ctrl-C, time limit).
   public var abortPending: Bool { mosaic_abort_pending(L) != 0 }
 
+  /// Seconds left before the state's time limit stops the running code (nil: no limit).
+  /// A host function that blocks (a child process, a wait) should not outlive it.
+  public var timeLeft: Double? {
+    let deadline = mosaic_getlimits(L).pointee.deadline
+    return deadline > 0 ? max(0, deadline - mosaic_monotonic()) : nil
+  }
+
+  /// Why the running code is being stopped ("interrupted", "time limit exceeded", ...),
+  /// or nil. A host function that waits raises this (`.raw`) when it gives up early, so
+  /// the chunk ends with the same message as when the hook stops it.
+  public var abortMessage: String? {
+    guard mosaic_abort_pending(L) != 0 else { return nil }
+    var buf = [CChar](repeating: 0, count: 96)
+    return buf.withUnsafeMutableBufferPointer {
+      String(cString: mosaic_abort_message(L, $0.baseAddress, $0.count))
+    }
+  }
+
   /// Calls the Lua function at stack index `fn` with no arguments in protected mode and
   /// returns its first result as truthiness; errors come back as `LuaCallError.raw`.
   public func callPredicate(_ fn: Int32) throws(LuaCallError) -> Bool {
     lua_pushvalue(L, fn)
+    // Lua code again: its allocations count against the memory limit (host code's do not).
+    let limits = mosaic_getlimits(L)!
+    limits.pointee.in_host -= 1
     let status = mosaic_pcall(L, 0, 1, 0)
+    limits.pointee.in_host += 1
     defer { lua_settop(L, -2) }
     guard status == LUA_OK else {
       throw .raw(state.errorMessageOnThread(L, at: -1))
@@ -209,6 +232,9 @@ extension LuaState {
   {
     if thread == L { return try json(at: i, strictUTF8: strictUTF8) }
     // A coroutine: move the value to the main thread, convert, drop it.
+    guard lua_checkstack(L, 1) != 0 else {
+      throw LuaConversionError(message: "value: out of stack space")
+    }
     lua_pushvalue(thread, i)
     lua_xmove(thread, L, 1)
     defer { pop() }
@@ -216,8 +242,11 @@ extension LuaState {
   }
 
   func pushOnThread(_ thread: OpaquePointer, _ value: JSONValue) {
+    guard thread != L else { return push(value) }
+    // Built on the main thread (whose stack is idle while a coroutine runs), then moved.
+    guard lua_checkstack(L, 1) != 0 else { return lua_pushnil(thread) }
     push(value)
-    if thread != L { lua_xmove(L, thread, 1) }
+    lua_xmove(L, thread, 1)
   }
 
   func errorMessageOnThread(_ thread: OpaquePointer, at i: Int32) -> String {
@@ -238,8 +267,10 @@ extension LuaState {
     } catch {
       switch error {
       case .argument(let n, let why):
-        call.push("bad argument #\(n) to '\(entry.name)' (\(why))")
-        return MOSAIC_HOST_ERROR_WHERE
+        // Named as the caller named the function (`json.encode`, not its host name).
+        call.push(Int64(n))
+        call.push(why)
+        return MOSAIC_HOST_ERROR_ARG
       case .runtime(let message):
         call.push(message)
         return MOSAIC_HOST_ERROR_WHERE
@@ -254,7 +285,10 @@ extension LuaState {
 /// The single dispatcher every host function goes through (file scope: a closure in
 /// main-actor code would be main-actor isolated and trap when Lua calls it).
 func hostDispatch(_ L: OpaquePointer?, _ id: Int32) -> Int32 {
-  guard let L, let state = LuaState.owner(of: L) else {
+  guard let L else { return MOSAIC_HOST_ERROR }
+  guard let state = LuaState.owner(of: L) else {
+    // A finalizer running while the state closes: its Swift side is gone.
+    lua_pushstring(L, "host function called while its Lua state closes")
     return MOSAIC_HOST_ERROR
   }
   return state.invoke(id, on: L)

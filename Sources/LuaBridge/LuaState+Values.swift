@@ -51,6 +51,9 @@ extension LuaState {
     case .string(let s): pushString(s)
     case .array(let items):
       lua_createtable(L, Int32(clamping: items.count), 0)
+      // Each level of nesting needs stack slots of its own (an item, its key, a
+      // metatable); if the stack cannot grow (out of memory) the table stays empty.
+      guard lua_checkstack(L, 3) != 0 else { return }
       for (n, item) in items.enumerated() {
         if case .null = item { pushJSONNull() } else { push(item) }
         lua_rawseti(L, -2, lua_Integer(n + 1))
@@ -59,6 +62,7 @@ extension LuaState {
       lua_setmetatable(L, -2)
     case .object(let pairs):
       lua_createtable(L, 0, Int32(clamping: pairs.count))
+      guard lua_checkstack(L, 3) != 0 else { return }
       for (key, item) in pairs {
         if case .null = item { continue }
         push(item)
@@ -217,26 +221,47 @@ extension LuaState {
     return .object(keys: keys)
   }
 
+  private enum OtherKey {
+    case integer(Int64)
+    case type(String)
+  }
+
   private func tableJSON(
     at index: Int32, path: String, seen: inout Set<UnsafeRawPointer>, depth: Int,
     walk: inout Walk
   ) throws(LuaConversionError) -> JSONValue {
+    // Room for a key, a value and the metatable lookups, at every level of nesting.
+    guard lua_checkstack(L, 4) != 0 else {
+      throw LuaConversionError(message: "\(path): nested too deeply")
+    }
     let mark = tableMark(at: index)
     let length = Int(lua_rawlen(L, index))
-    // Collect keys with one raw traversal.
-    var stringKeys: [String] = []
+    // Collect keys with one raw traversal. String keys keep their bytes: one that is not
+    // valid UTF-8 fails when strict, and is repaired in the name but looked up as it is.
+    var stringKeys: [(name: String, raw: [UInt8])] = []
+    var invalidKey = false
     var integerKeys = 0
-    var otherKey: String? = nil
+    var otherKey: OtherKey? = nil
     lua_pushnil(L)
     while lua_next(L, index) != 0 {
       pop()  // value
       switch lua_type(L, -1) {
-      case LUA_TSTRING: stringKeys.append(string(at: -1) ?? "")
+      case LUA_TSTRING:
+        let raw = bytes(at: -1) ?? []
+        if let name = String(validating: raw, as: UTF8.self) {
+          stringKeys.append((name, raw))
+        } else {
+          invalidKey = true
+          stringKeys.append((String(decoding: raw, as: UTF8.self), raw))
+        }
       case LUA_TNUMBER where lua_isinteger(L, -1) != 0:
-        let k = Int(lua_tointegerx(L, -1, nil))
-        if k >= 1 && k <= length { integerKeys += 1 } else { otherKey = String(k) }
-      default: otherKey = typeName(at: -1)
+        let k = Int64(lua_tointegerx(L, -1, nil))
+        if k >= 1 && k <= length { integerKeys += 1 } else { otherKey = .integer(k) }
+      default: otherKey = .type(typeName(at: -1))
       }
+    }
+    if invalidKey && walk.strict {
+      throw LuaConversionError(message: "\(path): a key is not valid UTF-8")
     }
     var asArray: Bool
     switch mark {
@@ -262,28 +287,39 @@ extension LuaState {
       }
       return .array(items)
     }
-    if integerKeys > 0 || otherKey != nil {
-      throw LuaConversionError(
-        message: "\(path): table mixes string keys with \(otherKey ?? "integer") keys")
+    switch otherKey {
+    case .type(let type):
+      throw LuaConversionError(message: "\(path): a \(type) key cannot be a JSON key")
+    case .integer(let k) where stringKeys.isEmpty && k < 1:
+      throw LuaConversionError(message: "\(path): array index \(k) is out of range")
+    case .integer where stringKeys.isEmpty:
+      throw LuaConversionError(message: "\(path): array has holes")
+    case .integer:
+      throw LuaConversionError(message: "\(path): table mixes string keys with integer keys")
+    case nil where integerKeys > 0:
+      throw LuaConversionError(message: "\(path): table mixes string keys with integer keys")
+    case nil: break
     }
-    var ordered: [String] = []
+    var ordered: [(name: String, raw: [UInt8])]
     if case .object(let keys) = mark {
-      ordered = keys
+      ordered = keys.map { ($0, Array($0.utf8)) }
       let listed = Set(keys)
-      ordered += stringKeys.filter { !listed.contains($0) }.sorted()
+      ordered += stringKeys.filter { !listed.contains($0.name) }.sorted { $0.name < $1.name }
     } else {
-      ordered = stringKeys.sorted()
+      ordered = stringKeys.sorted { $0.name < $1.name }
     }
     var pairs: [(String, JSONValue)] = []
     pairs.reserveCapacity(ordered.count)
     for key in ordered {
-      getField(key, in: index)
+      pushBytes(key.raw)
+      lua_rawget(L, index)
       defer { pop() }
       pairs.append(
         (
-          key,
+          key.name,
           try json(
-            at: lua_gettop(L), path: "\(path).\(key)", seen: &seen, depth: depth + 1, walk: &walk)
+            at: lua_gettop(L), path: "\(path).\(key.name)", seen: &seen, depth: depth + 1,
+            walk: &walk)
         ))
     }
     return .object(pairs)

@@ -52,9 +52,9 @@ public final class LuaState {
       limits.deallocate()
       throw LuaError(.memory, "cannot open the Lua standard libraries")
     }
-    // The budget applies from here on, so the standard libraries always load.
-    limits.pointee.limit = memoryLimit > 0 ? size_t(memoryLimit) : 0
     installJSONMetatables()
+    // The budget applies from here on, so the set-up (unprotected calls) never fails.
+    limits.pointee.limit = memoryLimit > 0 ? size_t(memoryLimit) : 0
   }
 
   deinit {

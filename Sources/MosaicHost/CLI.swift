@@ -103,7 +103,12 @@ public enum MosaicCLI {
         return usage("run: \(opt) needs a positive number", hint: "mosaic run --help")
       }
       rest = rest.dropFirst()
-      if opt == "--timeout" { limits.timeout = n } else { limits.memoryBytes = Int(n * 1_048_576) }
+      if opt == "--timeout" {
+        limits.timeout = n
+      } else {
+        // At least a byte (a fraction of one is still a cap); at most a petabyte.
+        limits.memoryBytes = Int(max(1, min(n, 1_073_741_824) * 1_048_576))
+      }
     }
     guard let file = rest.first else {
       return usage("run: missing FILE", hint: "mosaic run --help")
@@ -119,7 +124,8 @@ public enum MosaicCLI {
     } catch {
       return fail("cannot read script: \(error.message)")
     }
-    guard let runtime = makeRuntime(memoryLimit: limits.memoryBytes) else { return 1 }
+    // The memory cap applies once `execute` starts the script (setArg must not fail).
+    guard let runtime = makeRuntime() else { return 1 }
     runtime.setArg(script: path, before: ["mosaic"], args: args)
     let name = path == "-" ? "=stdin" : "@" + path
     return execute(runtime, source: stripShebang(source), name: name, args: args, limits: limits)
@@ -169,6 +175,7 @@ public enum MosaicCLI {
     do {
       try lua.load(source, name: name)
       for a in args { lua.pushString(a) }
+      if limits.memoryBytes > 0 { lua.memoryLimit = limits.memoryBytes }
       if limits.timeout > 0 { lua.setTimeLimit(limits.timeout) }
       try runtime.runTopLevel(nargs: Int32(args.count))
       lua.setTimeLimit(0)
@@ -191,7 +198,7 @@ public enum MosaicCLI {
   }
 
   static func formatSeconds(_ s: Double) -> String {
-    s == s.rounded() ? "\(Int(s)) s" : "\(s) s"
+    s == s.rounded() && s < 1e15 ? "\(Int(s)) s" : "\(s) s"
   }
 
   static func stripShebang(_ source: [UInt8]) -> [UInt8] {

@@ -31,6 +31,14 @@ extension Runtime {
         }
       ),
       (
+        "spawn_count",
+        { call in
+          // How many processes this process has started (benchmarks check fleet ps's).
+          call.push(SpawnRunner.spawnCount)
+          return 1
+        }
+      ),
+      (
         "executable",
         { call in
           // The running binary's absolute path (units and panes start it by this path).
@@ -70,7 +78,8 @@ extension Runtime {
       (
         "isatty",
         { call throws(LuaCallError) in
-          call.push(isatty(Int32(try call.integer(1))) == 1)
+          let fd = Int32(exactly: try call.integer(1))
+          call.push(fd.map { isatty($0) == 1 } ?? false)
           return 1
         }
       ),
@@ -127,6 +136,9 @@ extension Runtime {
           let path = try call.string(1)
           let data = try call.bytes(2)
           let mode = try call.optInteger(3) ?? 0o644
+          guard (0...0o7777).contains(mode) else {
+            throw .argument(3, "file mode expected (0 to 4095, e.g. tonumber('644', 8))")
+          }
           if let failure = catching({ () throws(FileError) in
             try Files.writeAtomically(path, data, mode: mode_t(mode))
           }) {
@@ -193,20 +205,28 @@ private func exec(_ call: LuaCall) throws(LuaCallError) -> Int32 {
     guard let d = t.doubleValue, d > 0 else {
       throw .argument(2, "timeout: positive number expected")
     }
-    request.timeout = d
+    // Longer than 24 days is as good as none (and the runner counts in 32-bit ms).
+    request.timeout = min(d, 24 * 86_400)
   }
-  if case .object(let env)? = opts["env"] {
+  switch opts["env"] {
+  case .object(let env)?:
     for (k, v) in env {
       guard case .string(let s) = v else { throw .argument(2, "env.\(k): string expected") }
       request.environment[k] = s
     }
+  case nil, .array([])?: break  // `{}` reads as an empty array
+  default: throw .argument(2, "env: table of strings expected")
   }
+  // The script's time limit bounds the child too (a hook cannot stop a host call).
+  if let message = call.abortMessage { throw .raw(message) }
+  if let left = call.timeLeft { request.timeout = min(request.timeout ?? left, left) }
   let result: CommandResult
   do {
     result = try SpawnRunner().run(request)
   } catch {
     return call.fail(error.description)
   }
+  if result.timedOut, let message = call.abortMessage { throw .raw(message) }
   call.push(
     .object([
       ("status", .int(Int64(result.status))),
@@ -222,7 +242,8 @@ private func exec(_ call: LuaCall) throws(LuaCallError) -> Int32 {
   return 1
 }
 
-/// sleep(seconds): returns early (with an error) when interrupted.
+/// sleep(seconds): stops early when the chunk is being stopped (Ctrl-C, time limit), with
+/// the same error the hook would raise.
 private func sleep(_ call: LuaCall) throws(LuaCallError) -> Int32 {
   let seconds = try call.number(1)
   guard seconds >= 0, seconds.isFinite else { throw .argument(1, "non-negative number expected") }
@@ -230,7 +251,7 @@ private func sleep(_ call: LuaCall) throws(LuaCallError) -> Int32 {
   while true {
     let left = deadline - Clock.monotonic()
     if left <= 0 { break }
-    if call.abortPending { throw .runtime("interrupted") }
+    if let message = call.abortMessage { throw .raw(message) }
     Clock.sleep(min(left, 0.05))
   }
   return 0

@@ -86,6 +86,24 @@ extension Runtime {
     RosterLoader.load(path: path ?? paths.roster)
   }
 
+  /// `fleet.ps` options (argument 1) → the snapshot, or nil after pushing `nil, message`.
+  func psSnapshot(_ call: LuaCall) throws(LuaCallError) -> JSONValue? {
+    let o = try call.options(1, known: ["roster", "socket", "tenant", "probe", "probe_timeout"])
+    let roster: Roster
+    switch loadRoster(try string(o["roster"], 1, "roster")) {
+    case .success(let r): roster = r
+    case .failure(let error):
+      _ = call.fail(error.message)
+      return nil
+    }
+    let options = FleetPSOptions(
+      socket: try string(o["socket"], 1, "socket"), tenant: try string(o["tenant"], 1, "tenant"),
+      probe: o["probe"]?.boolValue ?? false,
+      probeTimeout: try number(o["probe_timeout"], 1, "probe_timeout") ?? 2,
+      runDir: paths.run)
+    return FleetPS.snapshot(roster: roster, options: options, planes: fleetPlanes())
+  }
+
   func fleetPlanes() -> FleetPlanes {
     let matcher = PatternMatcher()
     return FleetPlanes(
@@ -111,20 +129,17 @@ extension Runtime {
       (
         "fleet_ps",
         { [unowned self] call throws(LuaCallError) in
-          let o = try call.options(
-            1, known: ["roster", "socket", "tenant", "probe", "probe_timeout"])
-          let roster: Roster
-          switch loadRoster(try string(o["roster"], 1, "roster")) {
-          case .success(let r): roster = r
-          case .failure(let error): return call.fail(error.message)
-          }
-          let options = FleetPSOptions(
-            socket: try string(o["socket"], 1, "socket"),
-            tenant: try string(o["tenant"], 1, "tenant"),
-            probe: o["probe"]?.boolValue ?? false,
-            probeTimeout: try number(o["probe_timeout"], 1, "probe_timeout") ?? 2,
-            runDir: paths.run)
-          call.push(FleetPS.snapshot(roster: roster, options: options, planes: fleetPlanes()))
+          guard let snapshot = try psSnapshot(call) else { return 2 }
+          call.push(snapshot)
+          return 1
+        }
+      ),
+      (
+        "fleet_ps_json",
+        { [unowned self] call throws(LuaCallError) in
+          // The same snapshot as JSON text, without building Lua tables (big fleets).
+          guard let snapshot = try psSnapshot(call) else { return 2 }
+          call.push(JSONCodec.encode(snapshot, indent: call.boolean(2) ? 2 : 0))
           return 1
         }
       ),

@@ -24,9 +24,11 @@ public final class Runtime {
       roots += extra.split(separator: ":").map(String.init).filter { !$0.isEmpty }
     }
     luaRoots = roots
-    lua = try LuaState(memoryLimit: memoryLimit)
+    lua = try LuaState()
     installHost()
     try boot()
+    // The cap is for the code that runs next: the runtime's own set-up always fits.
+    lua.memoryLimit = memoryLimit
   }
 
   /// Source of a shipped file (`lua/<path>`), if any.

@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -73,10 +75,10 @@ extension CommandRunner {
 public struct SpawnRunner: CommandRunner {
   public init() {}
 
-  nonisolated(unsafe) private static var spawned = 0
+  private static let spawned = Atomic<Int>(0)
 
   /// How many processes this process has started through a `SpawnRunner`.
-  public static var spawnCount: Int { spawned }
+  public static var spawnCount: Int { spawned.load(ordering: .relaxed) }
 
   public func run(_ request: CommandRequest) throws(SpawnError) -> CommandResult {
     guard let program = request.argv.first, !program.isEmpty else {
@@ -139,7 +141,7 @@ public struct SpawnRunner: CommandRunner {
       close(errPipe[0])
       throw SpawnError(program: program, reason: String(cString: strerror(rc)))
     }
-    Self.spawned += 1
+    Self.spawned.add(1, ordering: .relaxed)
     return Self.collect(
       pid: pid, stdin: inPipe[1], stdout: outPipe[0], stderr: errPipe[0],
       input: request.input ?? [], timeout: request.timeout)

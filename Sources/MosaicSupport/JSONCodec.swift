@@ -13,53 +13,59 @@ public enum JSONCodec {
 
   /// Encodes `value`. With `indent` > 0, objects and arrays are spread over lines.
   public static func encode(_ value: JSONValue, indent: Int = 0) -> String {
-    var out = ""
+    var out: [UInt8] = []
+    out.reserveCapacity(1024)
     write(value, into: &out, indent: indent, level: 0)
-    return out
+    return String(decoding: out, as: UTF8.self)
   }
 
-  private static func write(_ value: JSONValue, into out: inout String, indent: Int, level: Int) {
+  private static func append(_ s: StaticString, _ out: inout [UInt8]) {
+    s.withUTF8Buffer { out.append(contentsOf: $0) }
+  }
+
+  private static func write(_ value: JSONValue, into out: inout [UInt8], indent: Int, level: Int) {
     switch value {
-    case .null: out += "null"
-    case .bool(let b): out += b ? "true" : "false"
-    case .int(let i): out += String(i)
-    case .double(let d): out += formatDouble(d)
+    case .null: append("null", &out)
+    case .bool(let b): b ? append("true", &out) : append("false", &out)
+    case .int(let i): out.append(contentsOf: String(i).utf8)
+    case .double(let d): out.append(contentsOf: formatDouble(d).utf8)
     case .string(let s): writeString(s, into: &out)
     case .array(let items):
       if items.isEmpty {
-        out += "[]"
+        append("[]", &out)
         return
       }
-      out += "["
+      out.append(UInt8(ascii: "["))
       for (n, item) in items.enumerated() {
-        if n > 0 { out += "," }
+        if n > 0 { out.append(UInt8(ascii: ",")) }
         newline(&out, indent: indent, level: level + 1)
         write(item, into: &out, indent: indent, level: level + 1)
       }
       newline(&out, indent: indent, level: level)
-      out += "]"
+      out.append(UInt8(ascii: "]"))
     case .object(let pairs):
       if pairs.isEmpty {
-        out += "{}"
+        append("{}", &out)
         return
       }
-      out += "{"
+      out.append(UInt8(ascii: "{"))
       for (n, (key, item)) in pairs.enumerated() {
-        if n > 0 { out += "," }
+        if n > 0 { out.append(UInt8(ascii: ",")) }
         newline(&out, indent: indent, level: level + 1)
         writeString(key, into: &out)
-        out += indent > 0 ? ": " : ":"
+        out.append(UInt8(ascii: ":"))
+        if indent > 0 { out.append(UInt8(ascii: " ")) }
         write(item, into: &out, indent: indent, level: level + 1)
       }
       newline(&out, indent: indent, level: level)
-      out += "}"
+      out.append(UInt8(ascii: "}"))
     }
   }
 
-  private static func newline(_ out: inout String, indent: Int, level: Int) {
+  private static func newline(_ out: inout [UInt8], indent: Int, level: Int) {
     guard indent > 0 else { return }
-    out += "\n"
-    out += String(repeating: " ", count: indent * level)
+    out.append(0x0A)
+    out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: indent * level))
   }
 
   /// Numbers: integral values print without a fraction, others with enough digits to
@@ -71,26 +77,39 @@ public enum JSONCodec {
   }
 
   public static func writeString(_ s: String, into out: inout String) {
-    out += "\""
-    for scalar in s.unicodeScalars {
-      switch scalar {
-      case "\"": out += "\\\""
-      case "\\": out += "\\\\"
-      case "\n": out += "\\n"
-      case "\r": out += "\\r"
-      case "\t": out += "\\t"
-      case "\u{08}": out += "\\b"
-      case "\u{0C}": out += "\\f"
-      default:
-        if scalar.value < 0x20 || scalar.value == 0x7F {
-          let hex = String(scalar.value, radix: 16)
-          out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        } else {
-          out.unicodeScalars.append(scalar)
+    var bytes: [UInt8] = []
+    writeString(s, into: &bytes)
+    out += String(decoding: bytes, as: UTF8.self)
+  }
+
+  /// A JSON string literal: quotes, backslashes and control characters escaped; other
+  /// UTF-8 bytes (the string is valid UTF-8) copied as they are.
+  public static func writeString(_ s: String, into out: inout [UInt8]) {
+    out.append(UInt8(ascii: "\""))
+    var s = s
+    s.withUTF8 { bytes in
+      var start = 0
+      for (i, b) in bytes.enumerated() where b < 0x20 || b == 0x22 || b == 0x5C || b == 0x7F {
+        out.append(contentsOf: bytes[start..<i])
+        start = i + 1
+        switch b {
+        case 0x22: append("\\\"", &out)
+        case 0x5C: append("\\\\", &out)
+        case 0x0A: append("\\n", &out)
+        case 0x0D: append("\\r", &out)
+        case 0x09: append("\\t", &out)
+        case 0x08: append("\\b", &out)
+        case 0x0C: append("\\f", &out)
+        default:
+          let hex = Array("0123456789abcdef".utf8)
+          append("\\u00", &out)
+          out.append(hex[Int(b >> 4)])
+          out.append(hex[Int(b & 0xF)])
         }
       }
+      out.append(contentsOf: bytes[start..<bytes.count])
     }
-    out += "\""
+    out.append(UInt8(ascii: "\""))
   }
 
   // MARK: Decoding

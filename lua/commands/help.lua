@@ -2,6 +2,10 @@
 local dispatch = require "mosaic._dispatch"
 
 local words = { ... }
+if words[1] == "-h" or words[1] == "--help" or words[1] == "help" then
+  -- `mosaic help --help`, `mosaic help help`: this page.
+  words = {}
+end
 if #words > 0 then
   -- `mosaic help fleet ps` is `mosaic fleet ps --help`.
   words[#words + 1] = "--help"

@@ -26,7 +26,7 @@ function M.usage_error(parser, message)
   os.exit(64)
 end
 
---- number(name) -> a converter for argparse that accepts a positive number.
+--- positive(name) -> a converter for argparse that accepts a positive number.
 function M.positive(name)
   return function(s)
     local n = tonumber(s)

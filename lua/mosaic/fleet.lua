@@ -12,6 +12,10 @@ M.roster = host.fleet_roster
 -- snapshot = {schema, generated_at, host, socket, roster, warnings = {...}, agents = {...}}
 M.ps = host.fleet_ps
 
+--- ps_json([options [, pretty]]) -> the same snapshot as JSON text | nil, message
+-- Faster than json.encode(fleet.ps()) for big fleets: no Lua tables are built.
+M.ps_json = host.fleet_ps_json
+
 --- agent(name [, ps options]) -> row | nil, message
 function M.agent(name, opts)
   if type(name) ~= "string" then

@@ -55,6 +55,9 @@ void mosaic_request_abort(lua_State *L, int reason);
 void mosaic_clear_abort(lua_State *L);
 /// The pending abort reason (host primitives that wait poll this to stay interruptible).
 int mosaic_abort_pending(lua_State *L);
+/// The message a pending abort stops code with ("interrupted", "time limit exceeded", ...);
+/// may use `buf` (80 bytes are enough).
+const char *mosaic_abort_message(lua_State *L, char *buf, size_t len);
 
 /// SIGINT while Lua runs: the first Ctrl-C stops the running code (as lua.c does), a
 /// second one while still running ends the process.
@@ -65,9 +68,12 @@ void mosaic_release_sigint(void);
 /// over mosaic_host_trampoline with an integer id as its upvalue.
 /// The dispatcher returns: n >= 0 results; MOSAIC_HOST_ERROR to raise the value on top
 /// of the stack as is; MOSAIC_HOST_ERROR_WHERE to raise it prefixed with the caller's
-/// position ("file:line: ").
+/// position ("file:line: "); MOSAIC_HOST_ERROR_ARG with an argument number and a reason
+/// on top to raise as luaL_argerror does ("file:line: bad argument #n to 'f' (reason)",
+/// `f` being the name the caller used).
 #define MOSAIC_HOST_ERROR (-1)
 #define MOSAIC_HOST_ERROR_WHERE (-2)
+#define MOSAIC_HOST_ERROR_ARG (-3)
 typedef int (*mosaic_host_dispatch)(lua_State *L, int id);
 void mosaic_set_dispatch(mosaic_host_dispatch fn);
 void mosaic_push_hostfunction(lua_State *L, int id);

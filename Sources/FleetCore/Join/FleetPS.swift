@@ -100,10 +100,30 @@ public enum FleetPS {
       probeAnswers = store.awaitProbes(pending, timeout: options.probeTimeout)
     }
 
-    // tmux plane: one query.
+    // The external queries run at the same time (one tmux process; the systemd plane's
+    // one or two) while this thread reads /proc and the run directory.
     let tmux = TmuxClient(socket: socket, runner: planes.runner, program: planes.tmuxProgram)
+    let tmuxTask = Background { tmux.listPanes(withCommand: false) }
+    let systemd = planes.systemd
+    let unitNames = local.map(\.unit)
+    let systemdTask = Background { (systemd.status(of: unitNames), systemd.lingerEnabled()) }
+
+    let now = planes.now()
+    let leaseStore = LeaseStore(runDir: options.runDir)
+    var files: [String: (HeartbeatReading, Lease?)] = [:]
+    func readFiles(_ name: String, interval: Double) -> (HeartbeatReading, Lease?)? {
+      guard runDirProblem == nil else { return nil }
+      if let known = files[name] { return known }
+      let read = (
+        store.read(agent: name, interval: interval, now: now), leaseStore.read(agent: name)
+      )
+      files[name] = read
+      return read
+    }
+    for agent in local { _ = readFiles(agent.name, interval: agent.heartbeatInterval) }
+
     var listing: TmuxListing? = nil
-    switch tmux.listPanes() {
+    switch tmuxTask.wait() {
     case .success(let l):
       listing = l
       if let v = l.version, tmuxVersionAtLeast("3.2", v) == false {
@@ -117,47 +137,55 @@ public enum FleetPS {
         warn("tmux-unreadable", "tmux socket \(socket): \(error)")
       }
     }
+    // The process in each live pane, read while systemd is still answering.
+    var foregrounds: [String: (process: ProcessSnapshot, stopped: Bool)] = [:]
+    for pane in listing?.panes ?? [] where !pane.dead {
+      guard let pid = pane.panePid, listing?.agentPane(of: pane.session) == pane else { continue }
+      // A dead pane keeps its old pid, which may be another process's by now: only live
+      // panes are looked up, and only on the pane's own terminal.
+      foregrounds[pane.paneId] = ProcPlane.foregroundState(
+        ofPanePid: pid, paneTTY: pane.tty, procRoot: planes.procRoot)
+    }
 
-    // systemd plane: one or two queries for every unit.
     var units: [String: UnitStatus]? = nil
-    switch planes.systemd.status(of: local.map(\.unit)) {
+    let (unitResult, linger) = systemdTask.wait()
+    switch unitResult {
     case .success(let u): units = u
     case .failure(let error): warn("user-manager-unreachable", error.message)
     }
-    if planes.systemd.lingerEnabled() == false {
+    if linger == false {
       warn(
         "linger-disabled",
         "lingering is disabled for this user: the user manager, and so the fleet, starts only at login"
           + " (loginctl enable-linger)")
     }
 
-    let now = planes.now()
+    let context = RowContext(
+      now: now, planes: planes, probed: options.probe, foregrounds: foregrounds)
     var rows: [JSONValue] = []
-    var rostered = Set<String>()
-    for agent in roster.agents { rostered.insert(agent.session) }
     for agent in agents {
       let isLocal = agent.host == planes.host
-      let pane = isLocal ? listing.map { $0.agentPane(of: agent.session) } : nil
+      let file = isLocal ? files[agent.name] : nil
       rows.append(
-        row(
-          name: agent.name, tenant: .string(agent.tenant), host: agent.host,
-          runtime: .string(agent.runtime), unit: .string(agent.unit),
-          unitStatus: isLocal ? units?[agent.unit] : nil, unitsKnown: isLocal && units != nil,
-          pane: pane, listingKnown: isLocal && listing != nil, rosterAgent: agent,
-          interval: agent.heartbeatInterval,
-          heartbeatReadable: isLocal && runDirProblem == nil, store: store,
-          probeAnswer: probeAnswers[agent.name], probed: options.probe && isLocal,
-          now: now, planes: planes, runDir: options.runDir))
+        context.row(
+          RowInput(
+            name: agent.name, agent: agent,
+            unit: isLocal && units != nil ? .known(units?[agent.unit]) : .unknown,
+            pane: isLocal && listing != nil
+              ? .known(listing?.agentPane(of: agent.session)) : .unknown,
+            heartbeat: file?.0, interval: agent.heartbeatInterval, lease: file?.1,
+            probeAnswer: isLocal ? probeAnswers[agent.name] : nil)))
     }
     if options.tenant == nil, let listing {
+      let rostered = Set(roster.agents.map(\.session))
       for session in listing.sessions.sorted() where !rostered.contains(session) {
+        let file = readFiles(session, interval: roster.heartbeatInterval)
         rows.append(
-          row(
-            name: session, tenant: .null, host: planes.host, runtime: .null, unit: .null,
-            unitStatus: nil, unitsKnown: false, pane: listing.agentPane(of: session),
-            listingKnown: true, rosterAgent: nil, interval: roster.heartbeatInterval,
-            heartbeatReadable: runDirProblem == nil, store: store, probeAnswer: nil,
-            probed: false, now: now, planes: planes, runDir: options.runDir))
+          context.row(
+            RowInput(
+              name: session, agent: nil, unit: .unknown,
+              pane: .known(listing.agentPane(of: session)), heartbeat: file?.0,
+              interval: roster.heartbeatInterval, lease: file?.1, probeAnswer: nil)))
       }
     }
 
@@ -171,46 +199,77 @@ public enum FleetPS {
       ("agents", .array(rows)),
     ])
   }
+}
 
-  // swift-format-ignore: FunctionParameterCount
-  private static func row(
-    name: String, tenant: JSONValue, host: String, runtime: JSONValue, unit: JSONValue,
-    unitStatus: UnitStatus?, unitsKnown: Bool, pane: TmuxPane??, listingKnown: Bool,
-    rosterAgent: RosterAgent?, interval: Double, heartbeatReadable: Bool, store: HeartbeatStore,
-    probeAnswer: Bool?, probed: Bool, now: Double, planes: FleetPlanes, runDir: String
-  ) -> JSONValue {
+/// A plane's answer for one row: unknown (the plane could not be read), or known (and
+/// then possibly nothing: no such unit, no such session).
+enum Cell<T> {
+  case unknown
+  case known(T?)
+}
+
+/// What one row is made of, already read.
+struct RowInput {
+  var name: String
+  /// nil for an unrostered session.
+  var agent: RosterAgent?
+  var unit: Cell<UnitStatus>
+  var pane: Cell<TmuxPane>
+  /// nil when the run directory could not be read.
+  var heartbeat: HeartbeatReading?
+  var interval: Double
+  var lease: Lease?
+  var probeAnswer: Bool?
+}
+
+struct RowContext {
+  var now: Double
+  var planes: FleetPlanes
+  var probed: Bool
+  /// The foreground program of each live agent pane, and whether its group is stopped.
+  var foregrounds: [String: (process: ProcessSnapshot, stopped: Bool)]
+
+  /// One row of SPEC 2.4's `agents`.
+  func row(_ input: RowInput) -> JSONValue {
     var flags: [String] = []
+    let agent = input.agent
 
     // systemd
+    var status: UnitStatus? = nil
+    if case .known(let s) = input.unit { status = s }
     let systemd: JSONValue = .object([
-      ("unit", unit),
-      ("active", .from(unitStatus?.active)),
-      ("sub", .from(unitStatus?.sub)),
-      ("enabled", .from(unitStatus?.enabled)),
+      ("unit", .from(agent?.unit)),
+      ("active", .from(status?.active)),
+      ("sub", .from(status?.sub)),
+      ("enabled", .from(status?.enabled)),
     ])
     var bootWarning: Bool? = nil
-    if let s = unitStatus, let active = s.active, let enabled = s.enabled {
-      bootWarning = active == "active" && !bootSafeStates.contains(enabled)
-    } else if unitsKnown, unitStatus?.active != nil, unitStatus?.active != "active" {
-      bootWarning = false
+    if let active = status?.active {
+      if active != "active" {
+        bootWarning = false
+      } else if let enabled = status?.enabled {
+        bootWarning = !FleetPS.bootSafeStates.contains(enabled)
+      }
     }
 
-    // tmux and the process in the pane
+    // tmux, and the process in the pane
     var paneJSON: JSONValue = .object([("state", .null)])
     var process: ProcessSnapshot? = nil
-    if listingKnown {
-      if case .some(.some(let p)) = pane {
+    var stopped = false
+    if case .known(let found) = input.pane {
+      if let p = found {
         if p.dead {
           flags.append("dead")
-        } else if let pid = p.panePid {
-          process = ProcPlane.foreground(ofPanePid: pid, paneTTY: p.tty, procRoot: planes.procRoot)
+        } else if let state = foregrounds[p.paneId] {
+          process = state.process
+          stopped = state.stopped
         }
         let idle = p.windowActivity.map { max(0, Int64(now) - Int64($0)) }
         paneJSON = .object([
           ("state", .string(p.dead ? "dead" : "alive")),
           ("id", .string(p.paneId)),
           ("pid", .from(p.panePid.map { Int($0) })),
-          ("command", .string(p.currentCommand)),
+          ("command", .from(process.map(commandName))),
           ("idle_s", idle.map { .int($0) } ?? .null),
           ("width", .from(p.width)),
           ("height", .from(p.height)),
@@ -225,27 +284,25 @@ public enum FleetPS {
         paneJSON = .object([("state", .string("absent"))])
       }
     }
-    if process?.isStopped == true { flags.append("stopped") }
+    if stopped { flags.append("stopped") }
 
-    // drift: roster runtime vs what runs in the pane
+    // drift: the roster's runtime against what runs in the pane
     var drift: Bool? = nil
-    if let agent = rosterAgent, let process {
-      if let ok = RuntimeDetector.matches(
-        runtime: agent.runtime, argv: process.argv, match: agent.match,
-        patternMatcher: planes.matcher)
-      {
-        drift = !ok
+    var runtime: JSONValue = .from(agent?.runtime)
+    if let process {
+      if let agent {
+        drift = RuntimeDetector.matches(
+          runtime: agent.runtime, argv: process.argv, match: agent.match,
+          patternMatcher: planes.matcher
+        ).map { !$0 }
+      } else if let detected = RuntimeDetector.detect(argv: process.argv) {
+        runtime = .string(detected)
       }
-    }
-    var detected: JSONValue = runtime
-    if rosterAgent == nil, let process, let r = RuntimeDetector.detect(argv: process.argv) {
-      detected = .string(r)
     }
 
     // heartbeat
     var heartbeat: JSONValue
-    if heartbeatReadable {
-      let reading = store.read(agent: name, interval: interval, now: now)
+    if let reading = input.heartbeat {
       if reading.health == "stale" { flags.append("stale") }
       if reading.skew { flags.append("skew") }
       heartbeat = reading.jsonValue
@@ -253,40 +310,44 @@ public enum FleetPS {
         pairs.append(("seq", .from(reading.heartbeat?.seq.map { Int($0) })))
         pairs.append(("ack", .from(reading.heartbeat?.ack)))
         pairs.append(("progress", .from(reading.heartbeat?.progress)))
-        pairs.append(("probe_answered", probed ? .bool(probeAnswer ?? false) : .null))
+        pairs.append(
+          ("probe_answered", probed && agent != nil ? .bool(input.probeAnswer ?? false) : .null))
         heartbeat = .object(pairs)
       }
     } else {
       heartbeat = .object([
         ("health", .string("unknown")), ("age_s", .null), ("ts", .null), ("pid", .null),
-        ("status", .null), ("interval_s", .double(interval)),
+        ("status", .null), ("interval_s", .double(input.interval)),
         ("reason", .string("heartbeat files not read")),
       ])
     }
 
-    // lease
-    let lease = heartbeatReadable ? LeaseStore(runDir: runDir).read(agent: name) : nil
-    if lease != nil { flags.append("leased") }
-
+    if input.lease != nil { flags.append("leased") }
+    if bootWarning == true { flags.insert("boot-enable", at: 0) }
     if drift == true { flags.insert("drift", at: 0) }
-    if bootWarning == true { flags.insert("boot-enable", at: drift == true ? 1 : 0) }
-    if rosterAgent == nil { flags.append("unrostered") }
+    if agent == nil { flags.append("unrostered") }
 
     return .object([
-      ("name", .string(name)),
-      ("tenant_id", tenant),
-      ("host", .string(host)),
-      ("runtime", detected),
+      ("name", .string(input.name)),
+      ("tenant_id", .from(agent?.tenant)),
+      ("host", .string(agent?.host ?? planes.host)),
+      ("runtime", runtime),
       ("systemd", systemd),
       ("pane", paneJSON),
       ("process", process?.jsonValue ?? .null),
       ("heartbeat", heartbeat),
-      ("lease", lease?.jsonValue ?? .null),
+      ("lease", input.lease?.jsonValue ?? .null),
       ("drift", .from(drift)),
       ("boot_enable_warning", .from(bootWarning)),
       ("flags", .array(flags.map { .string($0) })),
     ])
   }
+}
+
+/// What tmux calls `pane_current_command`: the basename of the foreground program's argv[0].
+func commandName(_ p: ProcessSnapshot) -> String {
+  guard let first = p.argv.first, !first.isEmpty else { return p.comm }
+  return first.split(separator: "/").last.map(String.init) ?? first
 }
 
 func catchingFile(_ body: () throws(FileError) -> Void) -> FileError? {

@@ -72,6 +72,48 @@ public enum ProcPlane {
     return stoppedProcessGroups(procRoot: procRoot).contains(group)
   }
 
+  /// What `fleet ps` needs of one pane in as few reads as it can: the foreground program
+  /// (as `foreground`) and whether the foreground group is stopped, judged from the group
+  /// leader, the pane process and their direct children (`/proc/<pid>/task/<pid>/children`)
+  /// rather than a scan of every process: tmux continues a pane's direct child when it
+  /// stops, so a stopped member sits one level down, as under `sh -c`. A stopped member
+  /// deeper than that is not seen here (`hasStoppedProcessInForeground` scans for it).
+  public static func foregroundState(
+    ofPanePid panePid: Int32, paneTTY: String?, procRoot: String = "/proc"
+  ) -> (process: ProcessSnapshot, stopped: Bool)? {
+    guard let pane = readStat(pid: panePid, procRoot: procRoot) else { return nil }
+    if let paneTTY, let device = ttyDevice(paneTTY), pane.ttyNr != device { return nil }
+    var foreground = pane
+    if pane.tpgid > 0, pane.tpgid != pane.pid,
+      let leader = readStat(pid: pane.tpgid, procRoot: procRoot), leader.pgrp == pane.tpgid
+    {
+      foreground = leader
+    }
+    let group = pane.tpgid > 0 ? pane.tpgid : pane.pgrp
+    var stopped = foreground.isStopped || (pane.pgrp == group && pane.isStopped)
+    if !stopped {
+      var parents = [pane.pid]
+      if foreground.pid != pane.pid { parents.append(foreground.pid) }
+      search: for parent in parents {
+        guard let text = readFile("\(procRoot)/\(parent)/task/\(parent)/children", limit: 65536)
+        else { continue }
+        for word in text.split(separator: 0x20) {
+          guard let pid = Int32(String(decoding: word, as: UTF8.self)),
+            let child = readStat(pid: pid, procRoot: procRoot)
+          else { continue }
+          if child.pgrp == group, child.isStopped {
+            stopped = true
+            break search
+          }
+        }
+      }
+    }
+    if let bytes = readFile("\(procRoot)/\(foreground.pid)/cmdline", limit: 256 * 1024) {
+      foreground.argv = parseCmdline(bytes)
+    }
+    return (foreground, stopped)
+  }
+
   /// The process groups that have a member in state `T`, from one scan of `/proc`.
   public static func stoppedProcessGroups(procRoot: String = "/proc") -> Set<Int32> {
     var groups = Set<Int32>()
@@ -103,23 +145,56 @@ public enum ProcPlane {
   /// Parses `/proc/<pid>/stat`: `pid (comm) state ppid pgrp session tty_nr tpgid ...`.
   /// `comm` may contain spaces and parentheses, so it ends at the LAST `)`.
   static func parseStat(_ bytes: [UInt8]) -> ProcessSnapshot? {
+    // Byte-level: this runs for every pane on every `fleet ps`.
     guard let open = bytes.firstIndex(of: UInt8(ascii: "(")),
       let close = bytes.lastIndex(of: UInt8(ascii: ")")), open < close
     else { return nil }
-    let pidText = String(decoding: bytes[..<open], as: UTF8.self)
-    guard let pid = Int32(pidText.filter { $0 != " " }) else { return nil }
+    var pid: Int64 = 0
+    var digits = 0
+    for b in bytes[..<open] where b != UInt8(ascii: " ") {
+      guard (0x30...0x39).contains(b) else { return nil }
+      pid = pid * 10 + Int64(b - 0x30)
+      digits += 1
+    }
+    guard digits > 0, pid <= Int64(Int32.max) else { return nil }
     let comm = String(decoding: bytes[(open + 1)..<close], as: UTF8.self)
-    let rest = String(decoding: bytes[(close + 1)...], as: UTF8.self)
-    let f = rest.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
-    // f[0] is field 3 (state); field n is f[n - 3]. starttime is field 22.
-    guard f.count >= 6, let code = f[0].first, f[0].count == 1, let ppid = Int32(f[1]),
-      let pgrp = Int32(f[2]), let session = Int32(f[3]), let tty = Int64(f[4]),
-      let tpgid = Int32(f[5])
+    // Fields after ")": field 3 (state) is fields[0]; field n is fields[n - 3].
+    var fields: [ArraySlice<UInt8>] = []
+    fields.reserveCapacity(20)
+    var i = close + 1
+    while i < bytes.count, fields.count < 20 {
+      while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x0A { i += 1 }
+      let start = i
+      while i < bytes.count, bytes[i] != 0x20, bytes[i] != 0x0A { i += 1 }
+      if i > start { fields.append(bytes[start..<i]) }
+    }
+    func number(_ n: Int) -> Int64? {
+      guard n < fields.count else { return nil }
+      var value: Int64 = 0
+      var negative = false
+      var seen = false
+      for b in fields[n] {
+        if b == UInt8(ascii: "-"), !seen, !negative {
+          negative = true
+          continue
+        }
+        guard (0x30...0x39).contains(b) else { return nil }
+        value = value &* 10 &+ Int64(b - 0x30)
+        seen = true
+      }
+      return seen ? (negative ? -value : value) : nil
+    }
+    guard fields.count >= 6, fields[0].count == 1,
+      let ppid = number(1), let pgrp = number(2), let session = number(3), let tty = number(4),
+      let tpgid = number(5)
     else { return nil }
-    let start = f.count > 19 ? UInt64(f[19]) ?? 0 : 0
+    let code = Character(Unicode.Scalar(fields[0].first!))
+    let start = number(19).map { UInt64(clamping: $0) } ?? 0
     return ProcessSnapshot(
-      pid: pid, comm: comm, state: ProcessSnapshot.stateWord(code), stateCode: code,
-      ppid: ppid, pgrp: pgrp, session: session, ttyNr: tty, tpgid: tpgid, startTime: start)
+      pid: Int32(pid), comm: comm, state: ProcessSnapshot.stateWord(code), stateCode: code,
+      ppid: Int32(truncatingIfNeeded: ppid), pgrp: Int32(truncatingIfNeeded: pgrp),
+      session: Int32(truncatingIfNeeded: session), ttyNr: tty,
+      tpgid: Int32(truncatingIfNeeded: tpgid), startTime: start)
   }
 
   /// Splits `/proc/<pid>/cmdline` at NULs, dropping trailing empty strings.
@@ -147,17 +222,21 @@ public enum ProcPlane {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { return nil }
     defer { close(fd) }
-    var out: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    while out.count < limit {
-      let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+    var out = [UInt8](repeating: 0, count: min(limit, 4096))
+    var used = 0
+    while used < limit {
+      if used == out.count {
+        out.append(contentsOf: repeatElement(0, count: min(out.count, limit - used)))
+      }
+      let n = out.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + used, $0.count - used) }
       if n < 0 {
         if errno == EINTR { continue }
         return nil
       }
       if n == 0 { break }
-      out.append(contentsOf: buffer[0..<min(n, limit - out.count)])
+      used += n
     }
+    out.removeSubrange(used...)
     return out
   }
 }

@@ -46,8 +46,9 @@ public struct TmuxClient: Sendable {
 
   /// Every pane on the server, and the server's version, from one
   /// `tmux -L <socket> list-panes -a -F <format>` call.
-  public func listPanes() -> Result<TmuxListing, TmuxError> {
-    switch run(argv.listPanes()) {
+  /// `withCommand: false` leaves `currentCommand` empty and makes the query cheaper.
+  public func listPanes(withCommand: Bool = true) -> Result<TmuxListing, TmuxError> {
+    switch run(argv.listPanes(withCommand: withCommand)) {
     case .failure(let e): return .failure(e)
     case .success(let result): return ListPanesFormat.parse(result.stdoutText)
     }
@@ -157,8 +158,8 @@ public struct TmuxArgv: Sendable, Equatable {
   var base: [String] { [program, "-L", socket] }
 
   /// `tmux -L S list-panes -a -F <format>` (the format `TmuxClient.listPanes` parses).
-  public func listPanes() -> [String] {
-    base + ["list-panes", "-a", "-F", ListPanesFormat.format]
+  public func listPanes(withCommand: Bool = true) -> [String] {
+    base + ["list-panes", "-a", "-F", ListPanesFormat.format(withCommand: withCommand)]
   }
 
   /// `tmux -L S has-session -t =NAME`.

@@ -130,12 +130,16 @@ enum ListPanesFormat {
 
   static var fieldCount: Int { variables.count + 1 }
 
-  /// The `-F` argument.
-  static var format: String {
+  /// The `-F` argument. Without the command the last field stays, empty: tmux finds each
+  /// pane's foreground program for `pane_current_command`, which is most of the query's
+  /// cost with many panes, and callers that read `/proc` anyway can skip it.
+  static func format(withCommand: Bool = true) -> String {
     let plain = variables.map { "#{\($0)}" }
-    let command = "#{s/[\u{01}-\u{1f}\u{7f}]/?/:pane_current_command}"
+    let command = withCommand ? "#{s/[\u{01}-\u{1f}\u{7f}]/?/:pane_current_command}" : ""
     return (plain + [command]).joined(separator: String(separator))
   }
+
+  static var format: String { format() }
 
   /// Parses `list-panes -a -F format` output; `.failed` naming the offending line when a
   /// line does not have the expected shape.

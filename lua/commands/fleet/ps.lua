@@ -99,7 +99,11 @@ if opts.json then
   if opts.watch then
     cli.usage_error(parser, "--json and --watch cannot be combined")
   end
-  print(mosaic.json.encode(once(), true))
+  local text, err = fleet.ps_json(query, true)
+  if not text then
+    mosaic.die("fleet ps: " .. err)
+  end
+  print(text)
   return 0
 end
 

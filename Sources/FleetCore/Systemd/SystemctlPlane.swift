@@ -1,0 +1,325 @@
+import MosaicSupport
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// The systemd plane over `systemctl --user`, in one or two processes per query whatever the
+/// number of units:
+///
+/// 1. `systemctl --user --all --no-pager --output=json list-units -- PATTERN...` gives the load,
+///    active and sub states of every loaded unit asked for. A unit that is not loaded is
+///    inactive/dead, which is what `systemctl show` reports for it. Aliases are looked up under
+///    the id of the unit they name (`UnitFileIndex.unitID`), since `list-units` lists ids only.
+///    With many units the patterns become one glob per template (`foo@*.service`), so the
+///    command line and the manager's matching stay small.
+/// 2. Unit-file (boot) states come from `UnitFileIndex` in-process where that is exact (the
+///    fleet's `mosaic-agent@NAME.service` instances), from one
+///    `systemctl --user list-unit-files -- NAME...` for names that have unit files of their own,
+///    and from one `systemctl --user is-enabled -- NAME...` for anything the index cannot decide
+///    (that call then also covers the names with unit files, so there are never three calls).
+///
+/// A unit without any unit file has `enabled == "not-found"`: systemd 252's `is-enabled` prints
+/// nothing for it and fails with "No such file or directory" (later versions print
+/// `not-found`). States systemd cannot compute (`bad`, errors) are nil.
+public struct SystemctlPlane: SystemdQuerying {
+  public struct Options: Sendable {
+    /// This process's environment as far as the plane reads it (`XDG_RUNTIME_DIR`); nil reads
+    /// the real one.
+    public var environment: [String: String]?
+    /// Parent of the per-user runtime directories (`/run/user`).
+    public var runUserRoot: String
+    /// The user manager's process environment, which decides its unit search path; nil finds
+    /// the manager through its private socket and reads `/proc/<pid>/environ`.
+    public var managerEnvironment: [String: String]?
+    /// Where logind records lingering users.
+    public var lingerDirectory: String
+    /// The user whose lingering is checked; nil is the user this process runs as.
+    public var userName: String?
+    /// Time limit of each systemctl call, in seconds.
+    public var timeout: Double
+    /// Above this many patterns, instances of one template are matched with one glob.
+    public var maxExactPatterns: Int
+
+    public init(
+      environment: [String: String]? = nil, runUserRoot: String = "/run/user",
+      managerEnvironment: [String: String]? = nil,
+      lingerDirectory: String = "/var/lib/systemd/linger", userName: String? = nil,
+      timeout: Double = 15, maxExactPatterns: Int = 64
+    ) {
+      self.environment = environment
+      self.runUserRoot = runUserRoot
+      self.managerEnvironment = managerEnvironment
+      self.lingerDirectory = lingerDirectory
+      self.userName = userName
+      self.timeout = timeout
+      self.maxExactPatterns = maxExactPatterns
+    }
+  }
+
+  public let runner: any CommandRunner
+  public let options: Options
+
+  public init(runner: any CommandRunner, options: Options = Options()) {
+    self.runner = runner
+    self.options = options
+  }
+
+  // MARK: - Queries
+
+  public func status(of units: [String]) -> Result<[String: UnitStatus], SystemdError> {
+    var names: [String] = []
+    var seen = Set<String>()
+    for unit in units where seen.insert(unit).inserted { names.append(unit) }
+    guard !names.isEmpty else { return .success([:]) }
+
+    let extraEnvironment = childEnvironment()
+    let runtimeDirectory =
+      extraEnvironment["XDG_RUNTIME_DIR"] ?? ownEnvironment("XDG_RUNTIME_DIR")
+    let managerEnvironment =
+      options.managerEnvironment
+      ?? runtimeDirectory.flatMap { UserManagerProcess.environment(runtimeDirectory: $0) }
+    let index =
+      managerEnvironment
+      .flatMap { UnitSearchPath.user(environment: $0, uid: geteuid()) }
+      .map { UnitFileIndex(searchPath: $0) }
+
+    var answers: [String: UnitFileAnswer] = [:]
+    var ids: [String: String] = [:]
+    if let index {
+      answers = index.answers(for: names)
+      ids = index.unitIDs(for: names)
+    } else {
+      for name in names { answers[name] = UnitName.classify(name) == nil ? .error : .askSystemd }
+    }
+
+    // 1. Active states.
+    var wanted = names.filter { UnitName.classify($0) != nil }
+    for name in names { if let id = ids[name], id != name { wanted.append(id) } }
+    let listUnits = run(
+      Self.listUnitsArguments(patterns: Self.patterns(for: wanted, max: options.maxExactPatterns)),
+      environment: extraEnvironment)
+    let rows: [String: UnitStatus]
+    switch listUnits {
+    case .failure(let error):
+      return .failure(error)
+    case .success(let result):
+      guard result.ok else { return .failure(Self.unreachable(result)) }
+      switch Self.parseListUnits(result.stdout) {
+      case .failure(let error): return .failure(error)
+      case .success(let parsed): rows = parsed
+      }
+    }
+
+    // 2. Unit-file states systemd must compute.
+    let ask = names.filter { answers[$0] == .askSystemd }
+    let listed = names.filter { answers[$0] == .listed }
+    var fileStates: [String: UnitFileAnswer] = [:]
+    if !ask.isEmpty {
+      let batch = listed + ask
+      if case .success(let result) = run(
+        Self.isEnabledArguments(batch), environment: extraEnvironment)
+      {
+        fileStates = Self.parseIsEnabled(result, names: batch)
+      }
+    } else if !listed.isEmpty {
+      if case .success(let result) = run(
+        Self.listUnitFilesArguments(listed), environment: extraEnvironment),
+        result.status == 0 || result.status == 1,
+        case .success(let states) = Self.parseListUnitFiles(result.stdout)
+      {
+        for name in listed {
+          if let state = states[name], state != "bad" { fileStates[name] = .state(state) }
+        }
+      }
+    }
+
+    // 3. Join.
+    var out: [String: UnitStatus] = [:]
+    for name in names {
+      var status = UnitStatus(unit: name)
+      let answer = fileStates[name] ?? answers[name] ?? .error
+      switch answer {
+      case .state(let s): status.enabled = s
+      case .notFound: status.enabled = "not-found"
+      case .error, .listed, .askSystemd: status.enabled = nil
+      }
+      if let row = rows[name] ?? ids[name].flatMap({ rows[$0] }) {
+        status.load = row.load
+        status.active = row.active
+        status.sub = row.sub
+      } else if ids[name] != nil {
+        // Not loaded: systemd reports such a unit inactive/dead.
+        status.active = "inactive"
+        status.sub = "dead"
+        switch status.enabled {
+        case "not-found": status.load = "not-found"
+        case "masked", "masked-runtime": status.load = "masked"
+        default: status.load = nil
+        }
+      }
+      out[name] = status
+    }
+    return .success(out)
+  }
+
+  public func lingerEnabled() -> Bool? {
+    let user: String
+    if let name = options.userName {
+      user = name
+    } else if let pw = getpwuid(geteuid()), let name = pw.pointee.pw_name {
+      user = String(cString: name)
+    } else {
+      return nil
+    }
+    guard !user.isEmpty, !user.contains("/") else { return nil }
+    var st = stat()
+    if stat(PathText.join(options.lingerDirectory, user), &st) == 0 { return true }
+    return errno == ENOENT || errno == ENOTDIR ? false : nil
+  }
+
+  // MARK: - Commands
+
+  static func listUnitsArguments(patterns: [String]) -> [String] {
+    ["systemctl", "--user", "--all", "--no-pager", "--output=json", "list-units", "--"]
+      + patterns
+  }
+
+  static func listUnitFilesArguments(_ names: [String]) -> [String] {
+    ["systemctl", "--user", "--no-pager", "--output=json", "list-unit-files", "--"] + names
+  }
+
+  static func isEnabledArguments(_ names: [String]) -> [String] {
+    ["systemctl", "--user", "--no-pager", "is-enabled", "--"] + names
+  }
+
+  /// The `list-units` patterns for `names`: the names themselves, or, past `max`, one glob per
+  /// template for its instances; past 16 times that, none at all (every loaded unit).
+  static func patterns(for names: [String], max: Int) -> [String] {
+    var unique: [String] = []
+    var seen = Set<String>()
+    for name in names where seen.insert(name).inserted { unique.append(name) }
+    guard unique.count > max else { return unique }
+    var out: [String] = []
+    var globbed = Set<String>()
+    for name in unique {
+      if UnitName.classify(name) == .instance, let template = UnitName.template(of: name),
+        let at = template.firstIndex(of: "@")
+      {
+        let glob = String(template[...at]) + "*" + String(template[template.index(after: at)...])
+        if globbed.insert(glob).inserted { out.append(glob) }
+      } else {
+        out.append(name)
+      }
+    }
+    return out.count > max * 16 ? [] : out
+  }
+
+  // MARK: - Parsing
+
+  /// Rows of `list-units --output=json`, keyed by unit id.
+  static func parseListUnits(_ stdout: [UInt8]) -> Result<[String: UnitStatus], SystemdError> {
+    let value: JSONValue
+    do {
+      value = try JSONCodec.decode(stdout)
+    } catch {
+      return .failure(SystemdError("systemctl --user list-units: unreadable output: \(error)"))
+    }
+    guard let array = value.arrayValue else {
+      return .failure(SystemdError("systemctl --user list-units: output is not a JSON array"))
+    }
+    var rows: [String: UnitStatus] = [:]
+    for item in array {
+      guard let unit = item["unit"]?.stringValue else { continue }
+      rows[unit] = UnitStatus(
+        unit: unit, load: item["load"]?.stringValue, active: item["active"]?.stringValue,
+        sub: item["sub"]?.stringValue)
+    }
+    return .success(rows)
+  }
+
+  /// `list-unit-files --output=json`: unit file name → state.
+  static func parseListUnitFiles(_ stdout: [UInt8]) -> Result<[String: String], SystemdError> {
+    guard let value = try? JSONCodec.decode(stdout), let array = value.arrayValue else {
+      return .failure(SystemdError("systemctl --user list-unit-files: unreadable output"))
+    }
+    var states: [String: String] = [:]
+    for item in array {
+      if let unit = item["unit_file"]?.stringValue, let state = item["state"]?.stringValue {
+        states[unit] = state
+      }
+    }
+    return .success(states)
+  }
+
+  /// `is-enabled NAME...` prints one state per name, in order, and stops at the first name it
+  /// cannot answer (stderr: "Failed to get unit file state for NAME: REASON"). Names after that
+  /// stay unknown.
+  static func parseIsEnabled(_ result: CommandResult, names: [String]) -> [String: UnitFileAnswer] {
+    var out: [String: UnitFileAnswer] = [:]
+    let lines = result.stdoutText.split(separator: "\n", omittingEmptySubsequences: false)
+    var answered = 0
+    for (name, line) in zip(names, lines) {
+      let state = line.trimmingWhitespace()
+      guard !state.isEmpty else { break }
+      out[name] = .state(state)
+      answered += 1
+    }
+    if answered < names.count {
+      let failed = names[answered]
+      for line in result.stderrText.split(separator: "\n")
+      where line.hasPrefix("Failed to get unit file state for \(failed): ") {
+        out[failed] = line.hasSuffix(": No such file or directory") ? .notFound : .error
+      }
+    }
+    return out
+  }
+
+  static func unreachable(_ result: CommandResult) -> SystemdError {
+    if result.timedOut {
+      return SystemdError("user manager unreachable: systemctl --user did not answer in time")
+    }
+    let first = result.stderrText.split(separator: "\n").first.map { $0.trimmingWhitespace() }
+    if let first, !first.isEmpty { return SystemdError("user manager unreachable: \(first)") }
+    return SystemdError("user manager unreachable: systemctl exited with status \(result.status)")
+  }
+
+  // MARK: - Environment
+
+  private func ownEnvironment(_ key: String) -> String? {
+    let value = options.environment.map { $0[key] } ?? Environment.get(key)
+    guard let value, !value.isEmpty else { return nil }
+    return value
+  }
+
+  /// Extra environment for systemctl: `XDG_RUNTIME_DIR` when it is unset (cron) but the user's
+  /// runtime directory exists, so `systemctl --user` finds the manager.
+  func childEnvironment() -> [String: String] {
+    guard ownEnvironment("XDG_RUNTIME_DIR") == nil else { return [:] }
+    let dir = PathText.join(options.runUserRoot, String(geteuid()))
+    var st = stat()
+    guard stat(dir, &st) == 0, st.st_mode & S_IFMT == S_IFDIR else { return [:] }
+    return ["XDG_RUNTIME_DIR": dir]
+  }
+
+  private func run(_ argv: [String], environment: [String: String])
+    -> Result<CommandResult, SystemdError>
+  {
+    do {
+      return .success(
+        try runner.run(
+          CommandRequest(argv, environment: environment, timeout: options.timeout)))
+    } catch {
+      return .failure(SystemdError("user manager unreachable: \(error.description)"))
+    }
+  }
+}
+
+extension Substring {
+  fileprivate func trimmingWhitespace() -> String {
+    var s = self[...]
+    while let f = s.first, f == " " || f == "\t" || f == "\r" { s = s.dropFirst() }
+    while let l = s.last, l == " " || l == "\t" || l == "\r" { s = s.dropLast() }
+    return String(s)
+  }
+}

@@ -1,0 +1,79 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Finds the running `systemd --user` manager and reads its environment, in-process.
+///
+/// The manager answers `is-enabled` with lookup paths built from its own environment
+/// (`$HOME`, `$XDG_CONFIG_HOME`, `$XDG_DATA_DIRS`, ...), which need not equal ours (a desktop
+/// session adds XDG directories the manager never saw). The manager owns its private bus socket
+/// `$XDG_RUNTIME_DIR/systemd/private`; connecting to it and asking the kernel for the peer's
+/// credentials (`SO_PEERCRED`) names the manager's pid without a spawn, and
+/// `/proc/<pid>/environ` holds the environment it was started with. The connection is closed at
+/// once, before any D-Bus authentication, which the manager treats as any client that left.
+enum UserManagerProcess {
+  /// The manager's environment, or nil when the manager or its environment cannot be read.
+  static func environment(runtimeDirectory: String) -> [String: String]? {
+    guard let pid = managerPID(socketPath: PathText.join(runtimeDirectory, "systemd/private"))
+    else { return nil }
+    guard case .success(let bytes) = readProcFile("/proc/\(pid)/environ") else { return nil }
+    var env: [String: String] = [:]
+    for entry in bytes.split(separator: 0) {
+      guard let eq = entry.firstIndex(of: UInt8(ascii: "=")) else { continue }
+      let key = String(decoding: entry[entry.startIndex..<eq], as: UTF8.self)
+      let value = String(decoding: entry[(eq + 1)...], as: UTF8.self)
+      if env[key] == nil { env[key] = value }
+    }
+    return env
+  }
+
+  /// The pid of the process listening on `socketPath`, if it runs as this user.
+  static func managerPID(socketPath: String) -> pid_t? {
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var addr = sockaddr_un()
+    addr.sun_family = sa_family_t(AF_UNIX)
+    let path = Array(socketPath.utf8)
+    let capacity = MemoryLayout.size(ofValue: addr.sun_path)
+    guard path.count < capacity else { return nil }
+    withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+      for (i, b) in path.enumerated() { raw[i] = b }
+      raw[path.count] = 0
+    }
+    let len = socklen_t(MemoryLayout<sa_family_t>.size + path.count + 1)
+    let rc = withUnsafePointer(to: &addr) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, len) }
+    }
+    guard rc == 0 else { return nil }
+    // struct ucred { pid_t pid; uid_t uid; gid_t gid; } (Glibc hides it behind _GNU_SOURCE).
+    var cred: (pid_t, uid_t, gid_t) = (0, 0, 0)
+    var credLen = socklen_t(MemoryLayout<(pid_t, uid_t, gid_t)>.size)
+    guard getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credLen) == 0, cred.0 > 0,
+      cred.1 == geteuid()
+    else { return nil }
+    return cred.0
+  }
+
+  /// Reads a /proc file (their size in stat is 0, so read until EOF), at most 1 MiB.
+  static func readProcFile(_ path: String) -> Result<[UInt8], SystemdError> {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return .failure(SystemdError("\(path): cannot open")) }
+    defer { close(fd) }
+    return readAll(fd, limit: 1 << 20)
+  }
+
+  /// Reads `fd` to its end; more than `limit` bytes is an error.
+  static func readAll(_ fd: Int32, limit: Int) -> Result<[UInt8], SystemdError> {
+    var out: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 16384)
+    while out.count <= limit {
+      let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+      if n < 0, errno == EINTR { continue }
+      if n < 0 { return .failure(SystemdError("read failed: \(String(cString: strerror(errno)))")) }
+      if n == 0 { return .success(out) }
+      out.append(contentsOf: buf[0..<n])
+    }
+    return .failure(SystemdError("larger than \(limit) bytes"))
+  }
+}

@@ -1,0 +1,50 @@
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// Runs a closure on a thread of its own and hands back its result: `fleet ps` waits for
+/// tmux and systemd at the same time instead of one after the other.
+///
+/// The closure must not touch state the caller uses before `wait()` returns.
+public final class Background<T>: @unchecked Sendable {
+  private let slot: ResultSlot<T>
+  private var thread = pthread_t()
+  private var started = false
+
+  public init(_ body: @escaping () -> T) {
+    let slot = ResultSlot<T>()
+    self.slot = slot
+    let job = ThreadJob { slot.value = body() }
+    let context = Unmanaged.passRetained(job).toOpaque()
+    if pthread_create(&thread, nil, threadEntry, context) == 0 {
+      started = true
+    } else {
+      // No thread to be had: run it here.
+      Unmanaged<ThreadJob>.fromOpaque(context).release()
+      job.run()
+    }
+  }
+
+  /// The closure's result (waits for the thread).
+  public func wait() -> T {
+    if started {
+      pthread_join(thread, nil)
+      started = false
+    }
+    return slot.value!
+  }
+}
+
+private final class ResultSlot<T>: @unchecked Sendable {
+  var value: T?
+}
+
+private final class ThreadJob: @unchecked Sendable {
+  let run: () -> Void
+  init(_ run: @escaping () -> Void) { self.run = run }
+}
+
+private func threadEntry(_ raw: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
+  Unmanaged<ThreadJob>.fromOpaque(raw!).takeRetainedValue().run()
+  return nil
+}

@@ -1,0 +1,283 @@
+import FleetCore
+import Foundation
+import MosaicSupport
+import XCTest
+
+/// The systemd plane against a real `systemd --user` manager: every unit-file state systemd
+/// distinguishes is produced with real `systemctl --user` commands, and the plane must print
+/// exactly what `systemctl --user is-enabled` prints and report what `systemctl --user show`
+/// reports, in a number of processes that does not grow with the number of units.
+final class SystemdUnitFileStateTests: XCTestCase {
+  var prefix = ""
+  var config = ""
+  var runtimeConfig = ""
+  var dataHome = ""
+  var outside = ""
+
+  static let repoRoot = URL(fileURLWithPath: #filePath)
+    .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
+  struct SetupFailure: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+  }
+
+  struct Output {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+  }
+
+  @discardableResult
+  func sh(_ argv: [String]) throws -> Output {
+    let r = try SpawnRunner().run(CommandRequest(argv, timeout: 60))
+    return Output(status: r.status, stdout: r.stdoutText, stderr: r.stderrText)
+  }
+
+  @discardableResult
+  func systemctl(_ args: String...) throws -> Output {
+    let out = try sh(["systemctl", "--user"] + args)
+    XCTAssertEqual(out.status, 0, "systemctl --user \(args.joined(separator: " ")): \(out.stderr)")
+    return out
+  }
+
+  func write(_ path: String, _ text: String) throws {
+    try FileManager.default.createDirectory(
+      atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+  }
+
+  func link(_ path: String, to target: String) throws {
+    try FileManager.default.createDirectory(
+      atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    try FileManager.default.createSymbolicLink(atPath: path, withDestinationPath: target)
+  }
+
+  func unit(_ install: String, description: String = "mosaic test unit") -> String {
+    """
+    [Unit]
+    Description=\(description)
+
+    [Service]
+    Type=oneshot
+    RemainAfterExit=yes
+    ExecStart=/bin/true
+    \(install.isEmpty ? "" : "\n[Install]\n" + install + "\n")
+    """
+  }
+
+  override func setUpWithError() throws {
+    let script = Self.repoRoot + "/scripts/user-manager.sh"
+    let out = try sh(["bash", script])
+    guard out.status == 0,
+      let line = out.stdout.split(separator: "\n").first(where: {
+        $0.hasPrefix("export XDG_RUNTIME_DIR=")
+      })
+    else {
+      throw SetupFailure(
+        message: "scripts/user-manager.sh could not start a user manager: \(out.stderr)")
+    }
+    let runtime = String(line.dropFirst("export XDG_RUNTIME_DIR=".count))
+    setenv("XDG_RUNTIME_DIR", runtime, 1)
+
+    prefix = "mt-" + String(format: "%06x", UInt32.random(in: 0...0xFF_FFFF))
+    let home = ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()
+    config =
+      (ProcessInfo.processInfo.environment["XDG_CONFIG_HOME"] ?? home + "/.config")
+      + "/systemd/user"
+    dataHome =
+      (ProcessInfo.processInfo.environment["XDG_DATA_HOME"] ?? home + "/.local/share")
+      + "/systemd/user"
+    runtimeConfig = runtime + "/systemd/user"
+    outside = NSTemporaryDirectory() + prefix + "-linked"
+  }
+
+  override func tearDownWithError() throws {
+    guard !prefix.isEmpty else { return }
+    _ = try? sh(["systemctl", "--user", "stop", "--", "\(prefix)-*"])
+    let fm = FileManager.default
+    for dir in [config, runtimeConfig, dataHome] {
+      for name in (try? fm.contentsOfDirectory(atPath: dir)) ?? [] {
+        if name.hasPrefix(prefix) { try? fm.removeItem(atPath: dir + "/" + name) }
+        let sub = dir + "/" + name
+        if name.hasSuffix(".wants") || name.hasSuffix(".requires") {
+          for inner in (try? fm.contentsOfDirectory(atPath: sub)) ?? []
+          where inner.hasPrefix(prefix) {
+            try? fm.removeItem(atPath: sub + "/" + inner)
+          }
+          if (try? fm.contentsOfDirectory(atPath: sub))?.isEmpty == true {
+            try? fm.removeItem(atPath: sub)
+          }
+        }
+      }
+    }
+    try? fm.removeItem(atPath: outside)
+    _ = try? sh(["systemctl", "--user", "daemon-reload"])
+    _ = try? sh(["systemctl", "--user", "reset-failed"])
+  }
+
+  /// What systemd says about `unit`: is-enabled's line ("not-found" when it fails with ENOENT,
+  /// nil on any other failure) and show's ActiveState/SubState (nil where show fails, as for a
+  /// template, which cannot be loaded).
+  func truth(_ unit: String) throws -> (enabled: String?, active: String?, sub: String?) {
+    let e = try sh(["systemctl", "--user", "is-enabled", "--", unit])
+    var enabled: String? = e.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    if enabled == "" {
+      enabled = e.stderr.contains("No such file or directory") ? "not-found" : nil
+    }
+    let s = try sh(["systemctl", "--user", "show", "-p", "ActiveState,SubState", "--", unit])
+    var props: [String: String] = [:]
+    for line in s.stdout.split(separator: "\n") {
+      let kv = line.split(separator: "=", maxSplits: 1).map(String.init)
+      if kv.count == 2 { props[kv[0]] = kv[1] }
+    }
+    guard s.status == 0 else { return (enabled, nil, nil) }
+    return (enabled, props["ActiveState"] ?? "?", props["SubState"] ?? "?")
+  }
+
+  func testEveryUnitFileStateEqualsIsEnabled() throws {
+    let p = prefix
+    // Templates shaped like the fleet's mosaic-agent@.service.
+    try write("\(config)/\(p)-agent@.service", unit("WantedBy=default.target"))
+    try write(
+      "\(config)/\(p)-dflt@.service", unit("WantedBy=default.target\nDefaultInstance=main"))
+    try write("\(config)/\(p)-static@.service", unit(""))
+    try write("\(config)/\(p)-also@.service", unit("Also=\(p)-plain.service"))
+    try write("\(runtimeConfig)/\(p)-rt@.service", unit("WantedBy=default.target"))
+    try write("\(config)/\(p)-dropin@.service", unit(""))
+    try write(
+      "\(config)/\(p)-dropin@.service.d/install.conf", "[Install]\nWantedBy=default.target\n")
+    try write("\(outside)/\(p)-linked@.service", unit("WantedBy=default.target"))
+    // Plain units.
+    try write(
+      "\(config)/\(p)-plain.service", unit("WantedBy=default.target\nAlias=\(p)-alias.service"))
+    try write("\(config)/\(p)-off.service", unit("WantedBy=default.target"))
+    try write("\(config)/\(p)-static.service", unit(""))
+    try write("\(config)/\(p)-rtplain.service", unit("WantedBy=default.target"))
+    try write("\(outside)/\(p)-linked.service", unit("WantedBy=default.target"))
+    // An instance enabled by a vendor-style link (not in a config or runtime directory).
+    try link(
+      "\(dataHome)/default.target.wants/\(p)-agent@vendor.service",
+      to: "\(config)/\(p)-agent@.service")
+    try systemctl("daemon-reload")
+
+    try systemctl("enable", "\(p)-agent@on.service")
+    try systemctl("enable", "--runtime", "\(p)-agent@rt.service")
+    try systemctl("mask", "\(p)-agent@masked.service")
+    try systemctl("enable", "\(p)-dflt@.service")
+    try systemctl("enable", "--runtime", "\(p)-rt@one.service")
+    try systemctl("enable", "\(p)-plain.service")
+    try systemctl("enable", "--runtime", "\(p)-rtplain.service")
+    try systemctl("link", "\(outside)/\(p)-linked.service")
+    try systemctl("link", "\(outside)/\(p)-linked@.service")
+    try systemctl("mask", "\(p)-masked.service")
+    try systemctl("mask", "--runtime", "\(p)-maskrt.service")
+    try systemctl("daemon-reload")
+    try systemctl(
+      "start", "\(p)-agent@on.service", "\(p)-agent@off.service", "\(p)-plain.service",
+      "\(p)-rt@one.service")
+
+    let units = [
+      "\(p)-agent@on.service", "\(p)-agent@off.service", "\(p)-agent@rt.service",
+      "\(p)-agent@masked.service", "\(p)-agent@vendor.service", "\(p)-agent@.service",
+      "\(p)-dflt@main.service", "\(p)-dflt@other.service", "\(p)-dflt@.service",
+      "\(p)-static@x.service", "\(p)-also@x.service", "\(p)-rt@one.service",
+      "\(p)-rt@two.service", "\(p)-dropin@x.service", "\(p)-linked@x.service",
+      "\(p)-linked@.service", "\(p)-plain.service", "\(p)-alias.service", "\(p)-off.service",
+      "\(p)-static.service", "\(p)-rtplain.service", "\(p)-linked.service",
+      "\(p)-masked.service", "\(p)-maskrt.service", "\(p)-ghost.service",
+      "\(p)-ghost@x.service",
+    ]
+    // Two queries: with the drop-in instance, whose state the index leaves to systemd (one
+    // batched is-enabled call), and without it (one list-unit-files call for the units that
+    // have files of their own).
+    let plane = SystemctlPlane(runner: SpawnRunner())
+    var before = SpawnRunner.spawnCount
+    let statuses = try plane.status(of: units).get()
+    let spawns = SpawnRunner.spawnCount - before
+    let withoutFallback = units.filter { !$0.contains("-dropin@") }
+    before = SpawnRunner.spawnCount
+    let statuses2 = try plane.status(of: withoutFallback).get()
+    let spawns2 = SpawnRunner.spawnCount - before
+    XCTAssertLessThanOrEqual(spawns, 2, "a query takes at most two systemctl processes")
+    XCTAssertLessThanOrEqual(spawns2, 2, "a query takes at most two systemctl processes")
+
+    var seen = Set<String>()
+    for name in units {
+      let t = try truth(name)
+      for (label, result) in [("is-enabled path", statuses), ("list-unit-files path", statuses2)] {
+        guard label == "is-enabled path" || withoutFallback.contains(name) else { continue }
+        let s = try XCTUnwrap(result[name], name)
+        XCTAssertEqual(s.enabled, t.enabled, "\(name) (\(label)): enabled")
+        XCTAssertEqual(s.active, t.active, "\(name) (\(label)): active")
+        XCTAssertEqual(s.sub, t.sub, "\(name) (\(label)): sub")
+      }
+      let s = try XCTUnwrap(statuses[name], name)
+      print(
+        "VERIFIED \(name.replacingOccurrences(of: p, with: "<p>")): plane=\(s.enabled ?? "nil") "
+          + "is-enabled=\(t.enabled ?? "nil") active/sub=\(s.active ?? "nil")/\(s.sub ?? "nil")")
+      if let e = t.enabled { seen.insert(e) }
+    }
+    print(
+      "VERIFIED \(units.count) units in \(spawns) systemctl processes "
+        + "(\(withoutFallback.count) without the drop-in unit: \(spawns2))")
+    for state in [
+      "enabled", "enabled-runtime", "disabled", "static", "masked", "masked-runtime", "linked",
+      "alias", "indirect", "not-found",
+    ] {
+      XCTAssertTrue(seen.contains(state), "no unit reached \(state)")
+    }
+  }
+
+  func testSpawnsDoNotGrowWithUnits() throws {
+    let p = prefix
+    try write("\(config)/\(p)-agent@.service", unit("WantedBy=default.target"))
+    try systemctl("daemon-reload")
+    let all = (0..<200).map { String(format: "\(p)-agent@n%03d.service", $0) }
+    try systemctl(["enable"] + all.prefix(100).map { $0 })
+    try systemctl(["start"] + all.prefix(20).map { $0 })
+
+    let plane = SystemctlPlane(runner: SpawnRunner())
+    var before = SpawnRunner.spawnCount
+    let five = try plane.status(of: Array(all.prefix(5))).get()
+    let spawnsFive = SpawnRunner.spawnCount - before
+    before = SpawnRunner.spawnCount
+    let t0 = Clock.monotonic()
+    let two = try plane.status(of: all).get()
+    var best = Clock.monotonic() - t0
+    let spawnsTwoHundred = SpawnRunner.spawnCount - before
+    for _ in 0..<2 {
+      let t = Clock.monotonic()
+      _ = try plane.status(of: all).get()
+      best = min(best, Clock.monotonic() - t)
+    }
+    XCTAssertEqual(spawnsFive, spawnsTwoHundred)
+    XCTAssertLessThanOrEqual(spawnsTwoHundred, 2)
+    XCTAssertEqual(five.count, 5)
+    XCTAssertEqual(two.count, 200)
+
+    var isEnabledBest = Double.infinity
+    var reference = Output(status: 0, stdout: "", stderr: "")
+    for _ in 0..<3 {
+      let t = Clock.monotonic()
+      reference = try sh(["systemctl", "--user", "is-enabled", "--"] + all)
+      isEnabledBest = min(isEnabledBest, Clock.monotonic() - t)
+    }
+    let lines = reference.stdout.split(separator: "\n").map(String.init)
+    XCTAssertEqual(lines.count, 200)
+    for (name, line) in zip(all, lines) { XCTAssertEqual(two[name]?.enabled, line, name) }
+    let running = all.prefix(20).allSatisfy { two[$0]?.active == "active" }
+    XCTAssertTrue(running)
+    print(
+      "TIMING 200 units: status(of:) \(String(format: "%.1f", best * 1000)) ms in "
+        + "\(spawnsTwoHundred) process(es) (5 units: \(spawnsFive)); systemctl --user is-enabled "
+        + "of the same 200: \(String(format: "%.1f", isEnabledBest * 1000)) ms")
+  }
+
+  @discardableResult
+  func systemctl(_ args: [String]) throws -> Output {
+    let out = try sh(["systemctl", "--user"] + args)
+    XCTAssertEqual(out.status, 0, "systemctl --user \(args.prefix(3)): \(out.stderr)")
+    return out
+  }
+}

@@ -1,0 +1,168 @@
+--- Benchmark: `mosaic fleet ps --json` at 5, 50 and 200 agents on a real tmux server and
+-- a real systemd user manager, beside the floor (one `tmux list-panes -a` plus one
+-- `systemctl --user list-units` for the same units, back to back) and the naive way (one
+-- `tmux display` and one `systemctl show` per agent), measured side by side in one run.
+--
+--   mosaic run scripts/bench/fleet-ps.lua [--sizes 5,50,200] [--runs 15] [--mosaic PATH]
+--
+-- Uses a tmux socket, unit prefix and MOSAIC_HOME of its own; removes them at the end.
+local cli = require "mosaic.cli"
+
+local parser = cli.parser("fleet-ps.lua", "Benchmark fleet ps against the floor and the naive way.")
+parser:option("--sizes", "Fleet sizes.", "5,50,200")
+parser:option("--runs", "Timed runs per measurement.", "15"):convert(cli.positive("--runs"))
+parser:option("--mosaic", "The mosaic binary to measure (default: this one).")
+local opts = cli.parse(parser, { ... })
+
+local exe = opts.mosaic or mosaic.executable()
+local tag = ("mtb%x"):format(math.floor(mosaic.now() * 1000) % 0xffffff)
+local socket, prefix = tag, tag .. "-"
+local home = os.getenv("TMPDIR") or "/tmp"
+home = home .. "/" .. tag
+local unit_dir = (os.getenv("XDG_CONFIG_HOME") or (os.getenv("HOME") .. "/.config")) .. "/systemd/user"
+local env = { MOSAIC_HOME = home }
+
+local function run(argv, may_fail)
+  local r, err = mosaic.exec(argv, { timeout = 120, env = env })
+  if not r then
+    error(err, 2)
+  end
+  if r.status ~= 0 and not may_fail then
+    error(table.concat(argv, " ") .. ": " .. r.stderr, 2)
+  end
+  return r
+end
+
+local function median(xs)
+  table.sort(xs)
+  local n = #xs
+  return n % 2 == 1 and xs[(n + 1) // 2] or (xs[n // 2] + xs[n // 2 + 1]) / 2
+end
+
+local function timed(runs, fn)
+  local samples = {}
+  fn() -- warm-up
+  for i = 1, runs do
+    local t0 = mosaic.monotonic()
+    fn()
+    samples[i] = (mosaic.monotonic() - t0) * 1000
+  end
+  return median(samples)
+end
+
+local function names(n)
+  local list = {}
+  for i = 1, n do
+    list[i] = ("a%03d"):format(i)
+  end
+  return list
+end
+
+local function unit(name)
+  return prefix .. "agent@" .. name .. ".service"
+end
+
+local function setup(n)
+  run({ "mkdir", "-p", home .. "/fleet/run", unit_dir })
+  run({ "chmod", "700", home .. "/fleet/run" })
+  assert(mosaic.write_file(home .. "/tmux.conf", "set -g exit-empty off\n", tonumber("644", 8)))
+  assert(mosaic.write_file(unit_dir .. "/" .. prefix .. "tmux.service", table.concat({
+    "[Unit]", "Description=bench tmux server", "[Service]", "Type=forking",
+    ("ExecStart=/usr/bin/tmux -L %s -f %s/tmux.conf start-server"):format(socket, home),
+    ("ExecStop=/usr/bin/tmux -L %s kill-server"):format(socket), "",
+  }, "\n"), tonumber("644", 8)))
+  assert(mosaic.write_file(unit_dir .. "/" .. prefix .. "agent@.service", table.concat({
+    "[Unit]", "Description=bench agent %i", "Requires=" .. prefix .. "tmux.service",
+    "After=" .. prefix .. "tmux.service", "[Service]", "Type=oneshot", "RemainAfterExit=yes",
+    "KillMode=process",
+    ("ExecStart=/usr/bin/tmux -L %s new-session -d -s %%i -x 200 -y 50 sleep 100000"):format(socket),
+    ("ExecStop=/usr/bin/tmux -L %s kill-session -t =%%i"):format(socket),
+    "[Install]", "WantedBy=default.target", "",
+  }, "\n"), tonumber("644", 8)))
+  local roster = { "return { socket = " .. ("%q"):format(socket) .. ", heartbeat_interval = 3600, agents = {" }
+  local units, enable = {}, {}
+  for i, name in ipairs(names(n)) do
+    roster[#roster + 1] = ('{ name = "%s", runtime = "claude", match = "^sleep", unit = "%s" },')
+      :format(name, unit(name))
+    units[#units + 1] = unit(name)
+    if i % 2 == 0 then
+      enable[#enable + 1] = unit(name)
+    end
+  end
+  roster[#roster + 1] = "} }\n"
+  assert(mosaic.write_file(home .. "/fleet/roster.lua", table.concat(roster, "\n"), tonumber("644", 8)))
+  run({ "systemctl", "--user", "daemon-reload" })
+  if #enable > 0 then
+    run({ "systemctl", "--user", "enable", table.unpack(enable) })
+  end
+  run({ "systemctl", "--user", "start", table.unpack(units) })
+  -- Heartbeats in the fleet's run dir, so fleet ps reads n real files.
+  run({ exe, "-e", ("for i = 1, %d do assert(heartbeat.write(('a%%03d'):format(i), {pid = 1})) end"):format(n) })
+  return units
+end
+
+local function teardown(units)
+  if units and #units > 0 then
+    run({ "systemctl", "--user", "disable", table.unpack(units) }, true)
+    run({ "systemctl", "--user", "stop", prefix .. "tmux.service", table.unpack(units) }, true)
+  end
+  run({ "tmux", "-L", socket, "kill-server" }, true)
+  os.remove(unit_dir .. "/" .. prefix .. "tmux.service")
+  os.remove(unit_dir .. "/" .. prefix .. "agent@.service")
+  run({ "systemctl", "--user", "daemon-reload" }, true)
+  run({ "rm", "-rf", home })
+  local uid = run({ "id", "-u" }).stdout:gsub("%s", "")
+  os.remove((os.getenv("TMUX_TMPDIR") or "/tmp") .. "/tmux-" .. uid .. "/" .. socket)
+end
+
+local function measure(n)
+  local units = setup(n)
+  local ok, result = pcall(function()
+    local ps = { exe, "fleet", "ps", "--json" }
+    local check = run(ps)
+    local snapshot = assert(mosaic.json.decode(check.stdout))
+    assert(#snapshot.agents == n, ("expected %d rows, got %d"):format(n, #snapshot.agents))
+    for _, row in ipairs(snapshot.agents) do
+      assert(row.pane.state == "alive" and row.systemd.active == "active", row.name .. " not up")
+    end
+    local r = {}
+    r.ps = timed(opts.runs, function()
+      run(ps)
+    end)
+    r.floor = timed(opts.runs, function()
+      run({ "tmux", "-L", socket, "list-panes", "-a", "-F", "#{session_name} #{pane_id} #{pane_pid}" })
+      run({ "systemctl", "--user", "list-units", "--all", "--plain", "--no-legend", table.unpack(units) })
+    end)
+    r.naive = timed(math.max(1, math.min(opts.runs, 3)), function()
+      for i, name in ipairs(names(n)) do
+        run({ "tmux", "-L", socket, "display", "-p", "-t", "=" .. name .. ":", "#{pane_id} #{pane_pid}" })
+        run({ "systemctl", "--user", "show", units[i], "-p", "Id,ActiveState,SubState,UnitFileState" })
+      end
+    end)
+    local count = run({ exe, "-e", "assert(fleet.ps()) io.write(require('mosaic._host').spawn_count())" })
+    r.spawns = tonumber(count.stdout)
+    local rss = run({ "/usr/bin/time", "-f", "%M", exe, "fleet", "ps", "--json" })
+    r.rss = tonumber(rss.stderr:match("(%d+)%s*$")) / 1024
+    return r
+  end)
+  teardown(units)
+  if not ok then
+    error(result, 0)
+  end
+  return result
+end
+
+print(("mosaic fleet ps benchmark: %s, %d timed runs each (median), host %s"):format(exe, opts.runs, mosaic.hostname()))
+print()
+local fmt = "%-7s %14s %11s %13s %11s %13s %7s %13s"
+print(fmt:format("agents", "fleet ps (ms)", "floor (ms)", "ps / floor", "naive (ms)", "naive / ps", "spawns",
+  "peak RSS (MB)"))
+for size in opts.sizes:gmatch("%d+") do
+  local n = tonumber(size)
+  local r = measure(n)
+  print(fmt:format(n, ("%.1f"):format(r.ps), ("%.1f"):format(r.floor), ("%.2fx"):format(r.ps / r.floor),
+    ("%.0f"):format(r.naive), ("%.1fx"):format(r.naive / r.ps), tostring(r.spawns), ("%.1f"):format(r.rss)))
+end
+print()
+print("Goals at 200 agents: fleet ps within 1.5x the floor, at least 20x faster than naive,")
+print("the same number of spawns at every size, peak RSS under 30 MB.")
