@@ -35,6 +35,7 @@ let package = Package(
     .testTarget(name: "FleetCoreTests", dependencies: ["FleetCore", "MosaicSupport"]),
     .testTarget(name: "MosaicTests", dependencies: ["MosaicHost", "MosaicSupport"]),
     .testTarget(
-      name: "IntegrationTests", dependencies: ["FleetCore", "MosaicSupport"]),
+      name: "IntegrationTests", dependencies: ["FleetCore", "MosaicSupport"],
+      exclude: ["Fixtures"]),
   ]
 )

@@ -46,11 +46,32 @@ public struct LeaseStore: Sendable {
   }
 
   /// Takes the lease for `lease.pid`; fails if another live holder has it.
+  ///
+  /// Atomic: the lease is written to a temporary file and `link(2)`ed to its name, which
+  /// fails if the name exists, so of two attaches started at the same moment exactly one
+  /// wins. A lease file whose holder is gone (or unreadable) is removed and the link
+  /// retried once.
   public func acquire(agent: String, _ lease: Lease) throws(FileError) {
-    if let current = read(agent: agent), current.pid != lease.pid {
-      throw FileError("\(agent) is already leased by \(current.holder) since \(current.since)")
+    let target = path(agent: agent)
+    let temp = "\(runDir)/.\(agent).lease.\(getpid())"
+    try Files.writeAtomically(temp, JSONCodec.encode(lease.jsonValue) + "\n")
+    defer { unlink(temp) }
+    for attempt in 0..<2 {
+      if link(temp, target) == 0 { return }
+      guard errno == EEXIST else {
+        throw FileError("\(target): cannot take the lease: \(String(cString: strerror(errno)))")
+      }
+      if let current = read(agent: agent) {
+        if current.pid == lease.pid {
+          try Files.writeAtomically(target, JSONCodec.encode(lease.jsonValue) + "\n")
+          return
+        }
+        throw FileError("\(agent) is already leased by \(current.holder) since \(current.since)")
+      }
+      // A stale lease (its holder is gone): drop it and try once more.
+      if attempt == 0 { unlink(target) }
     }
-    try Files.writeAtomically(path(agent: agent), JSONCodec.encode(lease.jsonValue) + "\n")
+    throw FileError("\(agent): another process took the lease at the same moment")
   }
 
   /// Drops the lease if `pid` holds it (or it is stale).

@@ -1,0 +1,112 @@
+import MosaicSupport
+
+/// What `agent send --verify` looks at on the pane, from one tmux invocation: the cursor,
+/// the history size, the pane's state and its visible text (`display-message` and
+/// `capture-pane` joined with `;` in one argv, so both describe the same moment).
+public struct SendScreen: Sendable, Equatable {
+  /// `cursor_x`, `cursor_y`: 0-based, in the pane.
+  public var cursorX: Int
+  public var cursorY: Int
+  /// `history_size`: lines scrolled off the top; grows when output scrolls the screen.
+  public var historySize: Int
+  /// `cursor_flag`: the program shows its cursor (TUIs that draw their own hide it, which
+  /// makes "the cursor row" meaningless).
+  public var cursorVisible: Bool
+  /// `pane_dead`, `pane_in_mode`.
+  public var dead: Bool
+  public var inMode: Bool
+  /// `pane_width`.
+  public var width: Int
+  /// The visible rows, top to bottom, trailing spaces removed (as `capture-pane -p` prints).
+  public var rows: [String]
+
+  public init(
+    cursorX: Int, cursorY: Int, historySize: Int = 0, cursorVisible: Bool = true,
+    dead: Bool = false, inMode: Bool = false, width: Int = 80, rows: [String]
+  ) {
+    self.cursorX = cursorX
+    self.cursorY = cursorY
+    self.historySize = historySize
+    self.cursorVisible = cursorVisible
+    self.dead = dead
+    self.inMode = inMode
+    self.width = width
+    self.rows = rows
+  }
+
+  /// Row `y` without trailing spaces; "" outside the screen.
+  public func row(_ y: Int) -> String {
+    guard y >= 0, y < rows.count else { return "" }
+    return SendScreen.trimRight(rows[y])
+  }
+
+  /// The row the cursor is on (the input line of a line-oriented program).
+  public var cursorRow: String { row(cursorY) }
+
+  /// The cursor row, preceded by the row above when that one is full (the line wrapped
+  /// into the cursor row), so text split by the wrap can still be found.
+  public var cursorLine: String {
+    let y = cursorY - 1
+    guard y >= 0, y < rows.count, rows[y].count >= width else { return cursorRow }
+    return rows[y] + cursorRow
+  }
+
+  /// What "the input line changed" compares: the cursor and its row.
+  public var inputState: InputState {
+    InputState(x: cursorX, y: cursorY, history: historySize, text: cursorRow)
+  }
+
+  public struct InputState: Sendable, Equatable {
+    public var x: Int
+    public var y: Int
+    public var history: Int
+    public var text: String
+  }
+
+  /// The `display-message` format (fields separated by `,`; every field a number).
+  static let format =
+    "#{cursor_x},#{cursor_y},#{history_size},#{cursor_flag},#{pane_dead},#{pane_in_mode},"
+    + "#{pane_width}"
+
+  /// Parses the output of `TmuxArgv.sendScreen`; nil when it does not have that shape.
+  public static func parse(_ bytes: [UInt8]) -> SendScreen? {
+    var lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false).map {
+      String(decoding: $0, as: UTF8.self)
+    }
+    if lines.last == "" { lines.removeLast() }
+    guard let head = lines.first else { return nil }
+    let f = head.split(separator: ",", omittingEmptySubsequences: false).map { Int($0) }
+    guard f.count == 7, let x = f[0], let y = f[1], let width = f[6] else { return nil }
+    return SendScreen(
+      cursorX: x, cursorY: y, historySize: f[2] ?? 0, cursorVisible: f[3] != 0,
+      dead: f[4] == 1, inMode: (f[5] ?? 0) > 0, width: width, rows: Array(lines.dropFirst()))
+  }
+
+  static func trimRight(_ s: String) -> String {
+    var t = Substring(s)
+    while let last = t.last, last == " " || last == "\t" || last == "\r" { t = t.dropLast() }
+    return String(t)
+  }
+
+  /// The cursor and its row as data (`{"x", "y", "text"}`) for the evidence object.
+  public var cursorJSON: JSONValue {
+    .object([
+      ("x", .int(Int64(cursorX))), ("y", .int(Int64(cursorY))),
+      ("history", .int(Int64(historySize))), ("visible", .bool(cursorVisible)),
+      ("text", .string(cursorRow)),
+    ])
+  }
+}
+
+extension TmuxArgv {
+  /// `tmux -L S display-message -p -t %N <format> ; capture-pane -p -t %N`: the cursor,
+  /// history size and pane state, then the visible text, from one process (see
+  /// `SendScreen.parse`). Nothing untrusted is in the argv; the `;` argument separates
+  /// the two commands.
+  public func sendScreen(_ paneId: String) -> [String] {
+    base + [
+      "display-message", "-p", "-t", paneId, SendScreen.format, ";", "capture-pane", "-p", "-t",
+      paneId,
+    ]
+  }
+}
