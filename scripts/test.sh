@@ -21,7 +21,7 @@ echo "== swift format lint --strict"
 swift format lint --strict --recursive Package.swift Sources Tests Plugins
 
 echo "== luacheck"
-luacheck --no-color -q lua examples
+luacheck --no-color -q lua examples scripts/bench
 
 echo "== tests"
 set +e +o pipefail
