@@ -121,17 +121,21 @@ static void on_sigint(int sig) {
   if (L != NULL) mosaic_request_abort(L, MOSAIC_ABORT_INTERRUPT);
 }
 
+// The disposition SIGINT had before mosaic_catch_sigint, restored on release (the shell
+// keeps its own prompt handler between evaluations; a script had the default).
+static struct sigaction sigint_before;
+
 void mosaic_catch_sigint(lua_State *L) {
   sigint_state = L;
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_sigint;
   sigemptyset(&sa.sa_mask);
-  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGINT, &sa, &sigint_before);
 }
 
 void mosaic_release_sigint(void) {
-  signal(SIGINT, SIG_DFL);
+  sigaction(SIGINT, &sigint_before, NULL);
   sigint_state = NULL;
 }
 

@@ -1,9 +1,202 @@
+import CLineEdit
 import LuaBridge
 import MosaicSupport
 
+#if canImport(Glibc)
+  import Glibc
+#endif
+
 /// `mosaic shell`: the REPL (SPEC 2.9).
+///
+/// On a terminal: a banner, `<config>/init.lua`, then lines from libedit (`> `, and `>> `
+/// while the input is incomplete) with history in `<state>/shell_history` and Tab
+/// completion. Expressions print their values, errors print a traceback and the shell
+/// goes on. Ctrl-C stops running code (the hook in CLuaShim) or discards the line being
+/// typed (CLineEdit); Ctrl-D on an empty line leaves.
+///
+/// Without a terminal on stdin: stdin is a script read the same way (statement by
+/// statement, values printed) with no prompts; the first error ends it with status 1.
 enum Shell {
+  static let usageText = """
+    Usage: mosaic shell
+
+    A Lua 5.4 REPL with the mosaic API loaded (fleet, agent, heartbeat, mosaic).
+    Expressions print their values (tables pretty-printed), statements run, and
+    incomplete input continues on the next line with '>> '.
+      Tab      complete globals and fields (fleet.p<Tab>, mosaic.json.e<Tab>)
+      Ctrl-C   interrupt running code, or discard the line being typed
+      Ctrl-D   leave (on an empty line)
+    Reads <config>/init.lua first if present. History: <state>/shell_history.
+    Without a terminal, runs stdin as a script: values are printed, and the first
+    error ends it with status 1.
+    """
+
+  static let historySize: Int32 = 1000
+
   static func run(_ runtime: Runtime, argv: [String]) -> Int32 {
-    runtime.runMain(module: "mosaic._repl", argv: argv)
+    if let option = argv.first {
+      if option == "-h" || option == "--help" {
+        print(usageText)
+        return ExitCode.ok
+      }
+      let what = option.hasPrefix("-") ? "unknown option" : "unexpected argument"
+      return MosaicCLI.usage("shell: \(what) '\(option)'", hint: "mosaic shell --help")
+    }
+    let session: ShellSession
+    do {
+      session = try ShellSession(runtime)
+    } catch {
+      return MosaicCLI.fail("cannot start the shell: \(error.message)")
+    }
+    if isatty(STDIN_FILENO) == 1 {
+      return interactive(session)
+    }
+    return script(session)
+  }
+
+  static var banner: String {
+    "mosaic \(mosaicVersion) shell (\(LuaState.release)) — fleet, agent, heartbeat, mosaic"
+      + " are loaded; Ctrl-D leaves"
+  }
+
+  /// Runs `<config>/init.lua` if there is one; its errors are reported, not fatal.
+  static func runInit(_ session: ShellSession) {
+    let path = session.runtime.paths.config + "/init.lua"
+    guard Files.exists(path) else { return }
+    if let message = session.runFile(path) {
+      Console.error("mosaic: \(message)\n")
+    }
+  }
+
+  // MARK: On a terminal
+
+  static func interactive(_ session: ShellSession) -> Int32 {
+    // With stdout redirected, the banner goes where the prompts go (as Python's does).
+    if isatty(STDOUT_FILENO) == 1 {
+      print(banner)
+      Console.flush()
+    } else {
+      Console.error(banner + "\n")
+    }
+    runInit(session)
+    let editor = LineEditor(
+      historyFile: historyFile(session.runtime.paths), historySize: historySize,
+      completer: session)
+    guard let editor else {
+      Console.error("mosaic: cannot start the line editor; reading plain lines\n")
+      return loop(session, read: readPlain)
+    }
+    return loop(session, read: editor.read, remember: { editor.addHistory($0) })
+  }
+
+  /// `<state>/shell_history`, creating `<state>` (mode 0700); nil (history kept in memory
+  /// only) if the directory cannot be made.
+  static func historyFile(_ paths: MosaicPaths) -> String? {
+    do {
+      try Files.ensurePrivateDirectory(paths.state)
+    } catch {
+      Console.error("mosaic: shell history is not saved: \(error.message)\n")
+      return nil
+    }
+    return paths.state + "/shell_history"
+  }
+
+  static func loop(
+    _ session: ShellSession, read: (String) -> LineEditor.Input,
+    remember: ([UInt8]) -> Void = { _ in }
+  ) -> Int32 {
+    var pending: [UInt8] = []
+    while true {
+      switch read(pending.isEmpty ? "> " : ">> ") {
+      case .end:
+        return ExitCode.ok
+      case .failed(let why):
+        Console.error("\nmosaic: cannot read the terminal: \(why)\n")
+        return ExitCode.failure
+      case .interrupted:
+        pending = []
+      case .line(let line):
+        if pending.isEmpty && isBlank(line) { continue }
+        remember(line)
+        pending += pending.isEmpty ? line : [0x0A] + line
+        switch session.evaluate(pending) {
+        case .more:
+          continue
+        case .done:
+          break
+        case .failed(let message):
+          Console.error(message + "\n")
+        case .interrupted(let message):
+          // The terminal has just echoed ^C where the output stopped.
+          Console.error("\n" + message + "\n")
+        }
+        pending = []
+      }
+    }
+  }
+
+  /// Lines without libedit (when it cannot start): a prompt and a plain read.
+  static func readPlain(prompt: String) -> LineEditor.Input {
+    Console.writeAll(1, Array(prompt.utf8))
+    guard let line = readStdinLine() else {
+      Console.writeAll(1, [0x0A])
+      return .end
+    }
+    return .line(line)
+  }
+
+  // MARK: Without a terminal
+
+  static func script(_ session: ShellSession) -> Int32 {
+    runInit(session)
+    var pending: [UInt8] = []
+    var lineNumber = 0
+    var firstLine = 1
+    while let line = readStdinLine() {
+      lineNumber += 1
+      if lineNumber == 1 && line.starts(with: [0x23, 0x21]) { continue }  // a #! line
+      if pending.isEmpty {
+        if isBlank(line) { continue }
+        firstLine = lineNumber
+        pending = line
+      } else {
+        pending += [0x0A] + line
+      }
+      switch session.evaluate(pending, firstLine: firstLine) {
+      case .more:
+        continue
+      case .done:
+        pending = []
+      case .failed(let message), .interrupted(let message):
+        Console.error("mosaic: \(message)\n")
+        return ExitCode.failure
+      }
+    }
+    if !pending.isEmpty, case .more(let message) = session.evaluate(pending, firstLine: firstLine) {
+      Console.error("mosaic: \(message)\n")
+      return ExitCode.failure
+    }
+    return ExitCode.ok
+  }
+
+  // MARK: Helpers
+
+  /// One line of stdin without its newline, read through C stdio; nil at the end.
+  static func readStdinLine() -> [UInt8]? {
+    var buffer: UnsafeMutablePointer<CChar>? = nil
+    var capacity = 0
+    defer { free(buffer) }
+    let count = mosaic_stdin_getline(&buffer, &capacity)
+    guard count >= 0, let buffer else { return nil }
+    var line = buffer.withMemoryRebound(to: UInt8.self, capacity: count) {
+      Array(UnsafeBufferPointer(start: $0, count: count))
+    }
+    if line.last == 0x0A { line.removeLast() }
+    if line.last == 0x0D { line.removeLast() }
+    return line
+  }
+
+  static func isBlank(_ line: [UInt8]) -> Bool {
+    line.allSatisfy { $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }
   }
 }
