@@ -24,7 +24,21 @@ echo "== luacheck"
 luacheck --no-color -q lua examples scripts/bench
 
 echo "== tests"
+log="${TMPDIR:-/tmp}/mosaic-test.log"
 set +e +o pipefail
-swift test --skip-build 2>&1 | tee "${TMPDIR:-/tmp}/mosaic-test.log" | grep --line-buffered -vE '^Test Case .* (started|passed)'
+# The suites are XCTest; Swift Testing would add a closing "0 tests" line of its own.
+swift test --skip-build --disable-swift-testing 2>&1 | tee "$log" |
+  grep --line-buffered -vE '^Test Case .* (started|passed)'
 status=${PIPESTATUS[0]}
+# One plain closing line: the totals of the whole run.
+summary=$(grep -E '^[[:space:]]*Executed [0-9]+ tests?, with [0-9]+ failures?' "$log" | tail -n 1)
+total=$(echo "$summary" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')
+failed=$(grep -cE "^Test Case '.*' failed" "$log")
+if [ -n "$summary" ]; then
+  echo "$((total - failed)) passed, $failed failed"
+fi
+if [ "$status" -eq 0 ] && [ -z "$summary" ]; then
+  echo "test: swift test ran no test" >&2
+  exit 1
+fi
 exit "$status"

@@ -1,10 +1,10 @@
-// Build tool: writes a Swift file holding the given Lua files as string literals.
-// Usage: EmbedLuaTool <lua root> <output.swift> <file>...
+// Build tool: writes a Swift file holding every .lua file under ROOT as string literals.
+// Usage: EmbedLuaTool <lua root> <output.swift>
 import Foundation
 
 let args = CommandLine.arguments
 guard args.count >= 3 else {
-  FileHandle.standardError.write(Data("usage: EmbedLuaTool ROOT OUTPUT FILE...\n".utf8))
+  FileHandle.standardError.write(Data("usage: EmbedLuaTool ROOT OUTPUT\n".utf8))
   exit(64)
 }
 let root = URL(fileURLWithPath: args[1]).standardizedFileURL.path
@@ -31,7 +31,13 @@ func literal(_ text: String) -> String {
   return s + "\""
 }
 
-for path in args.dropFirst(3).sorted() {
+var paths: [String] = []
+if let walker = FileManager.default.enumerator(atPath: root) {
+  for case let rel as String in walker where rel.hasSuffix(".lua") {
+    paths.append(root + "/" + rel)
+  }
+}
+for path in paths.sorted() {
   let full = URL(fileURLWithPath: path).standardizedFileURL.path
   guard full.hasPrefix(root + "/") else { continue }
   let rel = String(full.dropFirst(root.count + 1))

@@ -96,18 +96,28 @@ extension Runtime {
       _ = call.fail(error.message)
       return nil
     }
-    let options = FleetPSOptions(
+    var options = FleetPSOptions(
       socket: try string(o["socket"], 1, "socket"), tenant: try string(o["tenant"], 1, "tenant"),
       probe: o["probe"]?.boolValue ?? false,
       probeTimeout: try number(o["probe_timeout"], 1, "probe_timeout") ?? 2,
       runDir: paths.run)
-    return FleetPS.snapshot(roster: roster, options: options, planes: fleetPlanes())
+    // Under a script's time limit, tmux, systemctl and the probe wait end in time too.
+    let left = call.timeLeft
+    if let left { options.probeTimeout = min(options.probeTimeout, left) }
+    let snapshot = FleetPS.snapshot(
+      roster: roster, options: options,
+      planes: fleetPlanes(deadline: left.map { Clock.monotonic() + $0 }))
+    if let message = call.abortMessage { throw .raw(message) }
+    return snapshot
   }
 
-  func fleetPlanes() -> FleetPlanes {
+  /// The real planes; with a deadline, every external command ends by then.
+  func fleetPlanes(deadline: Double? = nil) -> FleetPlanes {
     let matcher = PatternMatcher()
+    let runner: any CommandRunner =
+      deadline.map { DeadlineRunner(SpawnRunner(), deadline: $0) } ?? SpawnRunner()
     return FleetPlanes(
-      runner: SpawnRunner(), systemd: SystemctlPlane(runner: SpawnRunner()),
+      runner: runner, systemd: SystemctlPlane(runner: runner),
       matcher: { matcher.matches($0, $1) })
   }
 

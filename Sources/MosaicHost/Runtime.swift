@@ -43,6 +43,7 @@ public final class Runtime {
     entries += fleetFunctions()
     entries += agentSendFunctions()
     entries += agentWatchFunctions()
+    entries += lockFunctions()
     lua.pushModule(entries)
     lua.pushArrayMetatable()
     lua.setField("array_mt", in: -2)

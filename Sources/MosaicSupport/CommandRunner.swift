@@ -263,3 +263,23 @@ public func withCStrings<R>(
   defer { for p in pointers { free(p) } }
   return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
 }
+
+/// A runner whose every command ends by `deadline` (monotonic seconds): each request's
+/// timeout is capped at the time left. A script's `--timeout` thus bounds host calls that
+/// run external programs (fleet ps against a hung tmux server), not only Lua code.
+public struct DeadlineRunner: CommandRunner {
+  public let base: any CommandRunner
+  public let deadline: Double
+
+  public init(_ base: any CommandRunner, deadline: Double) {
+    self.base = base
+    self.deadline = deadline
+  }
+
+  public func run(_ request: CommandRequest) throws(SpawnError) -> CommandResult {
+    var capped = request
+    let left = max(0.01, deadline - Clock.monotonic())
+    capped.timeout = min(request.timeout ?? left, left)
+    return try base.run(capped)
+  }
+}

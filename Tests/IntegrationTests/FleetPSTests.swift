@@ -5,28 +5,7 @@ import XCTest
 /// The PRD's acceptance criteria for `fleet ps`, against the dogfood fleet brought up by
 /// examples/dogfood.lua on a real tmux server (a socket of its own) and a real
 /// `systemd --user` manager (units with a prefix of their own), heartbeat interval 1 s.
-final class FleetPSTests: XCTestCase {
-  nonisolated(unsafe) static var fleet: DogfoodFleet?
-
-  override class func setUp() {
-    super.setUp()
-    fleet = try? DogfoodFleet.up()
-  }
-
-  override class func tearDown() {
-    fleet?.down()
-    fleet = nil
-    super.tearDown()
-  }
-
-  private func theFleet(file: StaticString = #filePath, line: UInt = #line) throws -> DogfoodFleet {
-    guard let f = Self.fleet else {
-      XCTFail("the dogfood fleet did not come up (see DogfoodFleet.up)", file: file, line: line)
-      throw HarnessError.noUserManager
-    }
-    return f
-  }
-
+final class FleetPSTests: DogfoodTestCase {
   func testEveryAgentHasARowWithTheRealPanePidAndIdle() throws {
     let f = try theFleet()
     let ps = try f.mosaic.json(["fleet", "ps", "--json"])

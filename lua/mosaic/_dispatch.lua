@@ -3,6 +3,7 @@
 -- then <root>/commands for each $MOSAIC_LUA_PATH root and <config>/lua, then the commands
 -- shipped in the binary. The first line of a command starting with "--- " is its summary.
 local host = require "mosaic._host"
+local closest = require "mosaic._suggest"
 
 local M = {}
 
@@ -109,30 +110,6 @@ function M.list()
     return a.name < b.name
   end)
   return result
-end
-
-local function closest(word, names)
-  local best, best_d
-  for _, name in ipairs(names) do
-    local a, b = word, name
-    local prev = {}
-    for j = 0, #b do
-      prev[j] = j
-    end
-    for i = 1, #a do
-      local cur = { [0] = i }
-      for j = 1, #b do
-        local cost = a:sub(i, i) == b:sub(j, j) and 0 or 1
-        cur[j] = math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
-      end
-      prev = cur
-    end
-    local d = prev[#b]
-    if d <= math.max(2, #word // 3) and (not best_d or d < best_d) then
-      best, best_d = name, d
-    end
-  end
-  return best
 end
 
 local function group_commands(group)

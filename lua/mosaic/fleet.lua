@@ -1,6 +1,7 @@
 --- The fleet module: roster, ps, probe, wait (SPEC 2.10). Rows are plain tables shaped
 -- like the JSON of `mosaic fleet ps --json` (SPEC 2.4).
 local host = require "mosaic._host"
+local closest = require "mosaic._suggest"
 
 local M = {}
 
@@ -61,6 +62,19 @@ end
 function M.wait(opts)
   if type(opts) ~= "table" then
     error(("bad argument #1 to 'wait' (table expected, got %s)"):format(type(opts)), 2)
+  end
+  local known = { agent = true, agents = true, health = true, pane = true, active = true, until_fn = true,
+    timeout = true, every = true, roster = true, socket = true, tenant = true }
+  for key in pairs(opts) do
+    if not known[key] then
+      local names = {}
+      for k in pairs(known) do
+        names[#names + 1] = k
+      end
+      local hint = closest(tostring(key), names)
+      error(("bad argument #1 to 'wait' (unknown option '%s'%s)"):format(tostring(key),
+        hint and (", did you mean '" .. hint .. "'?") or ""), 2)
+    end
   end
   local names = opts.agents or { opts.agent }
   if #names == 0 then

@@ -43,6 +43,63 @@ end
 --- write_file(path, data [, mode]) -> true | nil, message. Atomic: temp file + rename.
 M.write_file = host.write_file
 
+local lock_methods = {}
+local lock_mt = { __name = "mosaic.lock", __index = lock_methods }
+
+--- lock:release() -> true the first time, false once released. Also done by a
+-- to-be-closed variable (`local l <close> = ...`) and, however the process ends, by the
+-- kernel. Never by the garbage collector: `assert(mosaic.lock("job"))` without keeping the
+-- handle holds the lock until the script ends, as one would expect.
+function lock_methods.release(self)
+  if self._fd == nil then
+    return false
+  end
+  local fd = self._fd
+  self._fd = nil
+  return host.lock_release(fd)
+end
+
+--- lock:held() -> whether this handle still holds its lock.
+function lock_methods.held(self)
+  return self._fd ~= nil
+end
+
+lock_mt.__close = lock_methods.release
+lock_mt.__tostring = function(self)
+  return ("mosaic.lock %s (%s)"):format(self.name, self._fd and "held" or "released")
+end
+
+--- lock(name [, {wait=seconds}]) -> handle | nil, message
+-- A single-instance lock for jobs: an exclusive flock on <run>/<name>.lock, which the kernel
+-- drops when this process exits, however it exits. `name`: letters, digits, '-' and '_'.
+-- `wait` (default 0) is how long to wait for the holder; a refusal says who holds it:
+-- "lock 'nightly' is held by pid 4242". handle = {name=, path=, release=, held=}. Example:
+--   local l, err = mosaic.lock("nightly")
+--   if not l then mosaic.die(err, 3) end
+--   ... the job ...
+--   l:release()
+function M.lock(name, opts)
+  if type(name) ~= "string" then
+    error(("bad argument #1 to 'lock' (string expected, got %s)"):format(type(name)), 2)
+  end
+  if opts ~= nil and type(opts) ~= "table" then
+    error(("bad argument #2 to 'lock' (table expected, got %s)"):format(type(opts)), 2)
+  end
+  local ok, fd, path = pcall(host.lock_acquire, name, opts)
+  if not ok then
+    if type(fd) == "string" and fd:find("bad argument", 1, true) then
+      -- A bad name or option: raise it again at the caller's line.
+      local why = fd:gsub("^[^:\n]*:%d+: ", ""):gsub("'[%w._]*lock_acquire'", "'lock'")
+      error(why, 2)
+    end
+    error(fd, 0) -- Ctrl-C or the time limit stopped the wait: pass it on unchanged.
+  end
+  if not fd then
+    return nil, path
+  end
+  return setmetatable({ name = name, path = path, _fd = fd }, lock_mt)
+end
+
 --- die(message [, status]): prints "mosaic: message" on stderr and exits (default 1).
 function M.die(message, status)
   io.stdout:flush()

@@ -106,3 +106,38 @@ func sh(_ argv: [String], file: StaticString = #filePath, line: UInt = #line) th
   XCTAssertEqual(r.status, 0, "\(argv): \(r.stderrText)", file: file, line: line)
   return r.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines)
 }
+
+/// A test class that brings the dogfood fleet up once for all its tests (on a socket, unit
+/// prefix and MOSAIC_HOME of its own) and down after them.
+class DogfoodTestCase: XCTestCase {
+  nonisolated(unsafe) static var fleet: DogfoodFleet?
+  nonisolated(unsafe) static var fleetError: String?
+
+  override class func setUp() {
+    super.setUp()
+    do {
+      fleet = try DogfoodFleet.up()
+      fleetError = nil
+    } catch {
+      fleet = nil
+      fleetError = "\(error)"
+    }
+  }
+
+  override class func tearDown() {
+    fleet?.down()
+    fleet = nil
+    super.tearDown()
+  }
+
+  /// The fleet, or a test failure saying why it did not come up.
+  func theFleet(file: StaticString = #filePath, line: UInt = #line) throws -> DogfoodFleet {
+    guard let f = Self.fleet else {
+      XCTFail(
+        "the dogfood fleet did not come up: \(Self.fleetError ?? "unknown reason")", file: file,
+        line: line)
+      throw HarnessError.noUserManager
+    }
+    return f
+  }
+}

@@ -1,0 +1,297 @@
+import Foundation
+import XCTest
+
+/// What makes scripts safe to run from cron, beyond ScriptTests' plain loop and allocation
+/// cases: the time limit also stops the waits of the fleet API and of locks, and cannot
+/// be swallowed by pcall; the memory cap also holds for data that host calls hand to Lua;
+/// a shebang script carries its own limits; `mosaic.lock` gives single-instance jobs whose
+/// lock dies with the process.
+final class LimitsTests: XCTestCase {
+  struct Run {
+    var status: Int32
+    var signaled: Bool
+    var stdout: String
+    var stderr: String
+    var elapsed: Double
+  }
+
+  var binary = ""
+  var dir = ""
+
+  override func setUpWithError() throws {
+    binary = try XCTUnwrap(
+      ScriptTests.binaryPath, "no mosaic binary: build it, or set MOSAIC_BIN to its path")
+    dir = NSTemporaryDirectory() + "mt-limits-\(UUID().uuidString.prefix(8))"
+    try FileManager.default.createDirectory(
+      atPath: dir + "/home", withIntermediateDirectories: true)
+  }
+
+  override func tearDown() {
+    if !dir.isEmpty { try? FileManager.default.removeItem(atPath: dir) }
+  }
+
+  var environment: [String: String] {
+    var env = ProcessInfo.processInfo.environment.filter {
+      !$0.key.hasPrefix("MOSAIC_") && !$0.key.hasPrefix("XDG_") && !$0.key.hasPrefix("LUA_")
+    }
+    env["HOME"] = dir + "/home"
+    env["MOSAIC_HOME"] = dir + "/config"
+    env["PATH"] =
+      (binary as NSString).deletingLastPathComponent + ":" + (env["PATH"] ?? "/usr/bin:/bin")
+    return env
+  }
+
+  func start(_ args: [String], executable: String? = nil) throws -> (Process, String, String) {
+    let tag = UUID().uuidString.prefix(8)
+    let out = dir + "/.out-\(tag)"
+    let err = dir + "/.err-\(tag)"
+    XCTAssertTrue(FileManager.default.createFile(atPath: out, contents: nil))
+    XCTAssertTrue(FileManager.default.createFile(atPath: err, contents: nil))
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: executable ?? binary)
+    p.arguments = args
+    p.environment = environment
+    p.currentDirectoryURL = URL(fileURLWithPath: dir)
+    p.standardInput = FileHandle.nullDevice
+    p.standardOutput = FileHandle(forWritingAtPath: out)
+    p.standardError = FileHandle(forWritingAtPath: err)
+    try p.run()
+    return (p, out, err)
+  }
+
+  func run(
+    _ args: [String], executable: String? = nil, timeout: Double = 30,
+    file: StaticString = #filePath, line: UInt = #line
+  ) throws -> Run {
+    let started = Date()
+    let (p, out, err) = try start(args, executable: executable)
+    while p.isRunning, Date().timeIntervalSince(started) < timeout { usleep(5_000) }
+    if p.isRunning {
+      kill(p.processIdentifier, SIGKILL)
+      XCTFail("\(args) still running after \(timeout) s", file: file, line: line)
+    }
+    p.waitUntilExit()
+    return Run(
+      status: p.terminationStatus, signaled: p.terminationReason == .uncaughtSignal,
+      stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
+      stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "",
+      elapsed: Date().timeIntervalSince(started))
+  }
+
+  @discardableResult
+  func write(_ name: String, _ text: String, mode: Int = 0o644) throws -> String {
+    let path = dir + "/" + name
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
+    return path
+  }
+
+  func assertStoppedByTime(
+    _ r: Run, _ what: String, seconds: Double = 1, file: StaticString = #filePath,
+    line: UInt = #line
+  ) {
+    XCTAssertEqual(r.status, 1, "\(what): \(r.stderr)", file: file, line: line)
+    XCTAssertFalse(r.signaled, what, file: file, line: line)
+    XCTAssertTrue(
+      r.stderr.hasPrefix("mosaic: time limit exceeded (\(Int(seconds)) s)"), "\(what): \(r.stderr)",
+      file: file, line: line)
+    XCTAssertGreaterThanOrEqual(r.elapsed, seconds * 0.9, what, file: file, line: line)
+    XCTAssertLessThan(r.elapsed, seconds + 3, what, file: file, line: line)
+  }
+
+  // MARK: Time
+
+  /// The limit also ends what the fleet API waits for: fleet.wait's polling (here for an
+  /// agent no roster has, so it would wait its full minute), and a lock held elsewhere.
+  func testTheTimeLimitStopsFleetWaitsAndLockWaits() throws {
+    try write("wait.lua", "print(fleet.wait{agent = 'nobody', health = 'healthy', timeout = 60})")
+    assertStoppedByTime(try run(["run", "--timeout", "1", "wait.lua"]), "fleet.wait")
+
+    let (holder, _, _) = try start([
+      "-e", "local l = assert(mosaic.lock('nightly')) mosaic.sleep(30)",
+    ])
+    defer {
+      holder.terminate()
+      holder.waitUntilExit()
+    }
+    let lockFile = dir + "/config/fleet/run/nightly.lock"
+    for _ in 0..<100 where ((try? String(contentsOfFile: lockFile, encoding: .utf8)) ?? "").isEmpty
+    {
+      usleep(20_000)
+    }
+    try write("lock.lua", "print(mosaic.lock('nightly', {wait = 60}))")
+    assertStoppedByTime(try run(["run", "--timeout", "1", "lock.lua"]), "mosaic.lock wait")
+  }
+
+  /// A script cannot catch its own time limit and carry on.
+  func testTheTimeLimitCannotBeSwallowed() throws {
+    let scripts = [
+      "pcall.lua": "while true do pcall(function() while true do end end) end",
+      "xpcall.lua":
+        "while true do xpcall(function() mosaic.sleep(10) end, function(e) return e end) end",
+      "coroutine.lua":
+        "while true do pcall(coroutine.wrap(function() while true do coroutine.yield() end end)) end",
+      "close.lua":
+        "do local x <close> = setmetatable({}, {__close = function() while true do end end}) end",
+    ]
+    for (name, text) in scripts.sorted(by: { $0.key < $1.key }) {
+      try write(name, text)
+      assertStoppedByTime(try run(["run", "--timeout", "1", name]), name)
+    }
+  }
+
+  /// The cron idiom: the limits in the script's own shebang line.
+  func testAShebangScriptCarriesItsLimits() throws {
+    let script = try write(
+      "cron-job", "#!/usr/bin/env -S mosaic run --timeout 1 --memory 50\nwhile true do end\n",
+      mode: 0o755)
+    assertStoppedByTime(try run([], executable: script), "shebang --timeout")
+    let grow = try write(
+      "cron-grow",
+      "#!/usr/bin/env -S mosaic run --timeout 20 --memory 50\nlocal t = {}\n"
+        + "while true do t[#t + 1] = string.rep('x', 1e6) .. #t end\n", mode: 0o755)
+    let r = try run([], executable: grow)
+    XCTAssertEqual(r.status, 1, r.stderr)
+    XCTAssertTrue(r.stderr.hasPrefix("mosaic: memory limit exceeded (50 MiB)"), r.stderr)
+  }
+
+  // MARK: Memory
+
+  /// Unbounded growth through values host calls build (decoded JSON, a child's output,
+  /// strings) meets the same cap, with the same clear message and no crash.
+  func testTheMemoryCapHoldsForDataFromHostCalls() throws {
+    let scripts = [
+      "json.lua":
+        "local doc = '[' .. string.rep('{\"k\":[1,2,3]},', 20000) .. '0]' local t = {} "
+        + "while true do t[#t + 1] = mosaic.json.decode(doc) end",
+      "exec.lua":
+        "local t = {} while true do t[#t + 1] = mosaic.exec({'head', '-c', '4000000', '/dev/zero'}).stdout end",
+      "double.lua": "local s = 'x' while true do s = s .. s end",
+      "concat.lua": "local parts = {} while true do parts[#parts + 1] = ('y'):rep(4096) end",
+    ]
+    for (name, text) in scripts.sorted(by: { $0.key < $1.key }) {
+      try write(name, text)
+      let r = try run(["run", "--memory", "50", name], timeout: 60)
+      XCTAssertEqual(r.status, 1, "\(name): \(r.stderr)")
+      XCTAssertFalse(r.signaled, name)
+      XCTAssertTrue(
+        r.stderr.hasPrefix("mosaic: memory limit exceeded (50 MiB)"), "\(name): \(r.stderr)")
+      for marker in ["Fatal error", "Backtracing", "unprotected Lua error", "panic"] {
+        XCTAssertFalse(r.stderr.contains(marker), "\(name): \(r.stderr)")
+      }
+    }
+    // Under the cap, the same work completes.
+    try write("fits.lua", "local s = string.rep('x', 10e6) print(#s)")
+    let fits = try run(["run", "--memory", "50", "fits.lua"])
+    XCTAssertEqual(fits.stdout, "10000000\n", fits.stderr)
+  }
+
+  // MARK: Locks
+
+  func testALockIsExclusiveAcrossProcessesAndDiesWithItsHolder() throws {
+    let background = dir + "/background.pid"
+    let (holder, _, _) = try start([
+      "-e",
+      "local l = assert(mosaic.lock('nightly')) "
+        + "mosaic.exec({'sh', '-c', 'sleep 30 >/dev/null 2>&1 & echo $! > \"$0\"', '\(background)'}) mosaic.sleep(30)",
+    ])
+    defer {
+      kill(holder.processIdentifier, SIGKILL)
+      if let text = try? String(contentsOfFile: background, encoding: .utf8),
+        let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
+      {
+        kill(pid, SIGKILL)
+      }
+      // (Foundation's Process waits for descriptors the sleeper inherited: kill it first.)
+      holder.waitUntilExit()
+    }
+    let lockFile = dir + "/config/fleet/run/nightly.lock"
+    var pid = ""
+    for _ in 0..<100 where pid.isEmpty {
+      usleep(20_000)
+      pid = ((try? String(contentsOfFile: lockFile, encoding: .utf8)) ?? "")
+        .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+    XCTAssertEqual(pid, String(holder.processIdentifier))
+    let attrs = try FileManager.default.attributesOfItem(atPath: lockFile)
+    XCTAssertEqual((attrs[.posixPermissions] as? NSNumber)?.intValue, 0o600)
+    let runAttrs = try FileManager.default.attributesOfItem(atPath: dir + "/config/fleet/run")
+    XCTAssertEqual((runAttrs[.posixPermissions] as? NSNumber)?.intValue, 0o700)
+
+    let refused = try run(["-e", "print(mosaic.lock('nightly'))"])
+    XCTAssertEqual(refused.status, 0, refused.stderr)
+    XCTAssertEqual(refused.stdout, "nil\tlock 'nightly' is held by pid \(pid)\n")
+    let waited = try run(["-e", "print(mosaic.lock('nightly', {wait = 0.3}))"])
+    XCTAssertEqual(waited.stdout, "nil\tlock 'nightly' is held by pid \(pid) (waited 0.3 s)\n")
+    XCTAssertGreaterThanOrEqual(waited.elapsed, 0.3)
+
+    // kill -9: no clean-up code runs, the kernel drops the lock. The `sleep 30 &` the
+    // holder started lives on, and does not hold it (the descriptor is close-on-exec).
+    kill(holder.processIdentifier, SIGKILL)
+    let killedAt = Date()
+    let sleeper = try String(contentsOfFile: background, encoding: .utf8)
+    XCTAssertEqual(
+      kill(try XCTUnwrap(pid_t(sleeper.trimmingCharacters(in: .whitespacesAndNewlines))), 0), 0)
+    var taken = try run(["-e", "local l = assert(mosaic.lock('nightly')) print(l, l:held())"])
+    while taken.status != 0, Date().timeIntervalSince(killedAt) < 2 {
+      usleep(20_000)
+      taken = try run(["-e", "local l = assert(mosaic.lock('nightly')) print(l, l:held())"])
+    }
+    XCTAssertEqual(taken.stdout, "mosaic.lock nightly (held)\ttrue\n", taken.stderr)
+  }
+
+  func testLockHandlesInOneProcess() throws {
+    let r = try run([
+      "-e",
+      """
+      local a = assert(mosaic.lock('job'))
+      print(mosaic.lock('job'))
+      print(a:release(), a:release(), a:held())
+      do
+        local b <close> = assert(mosaic.lock('job'))
+        print(select(2, mosaic.lock('job')) ~= nil)
+      end
+      assert(mosaic.lock('job', {wait = 0}))  -- the handle is dropped, the lock is kept
+      collectgarbage()
+      collectgarbage()
+      print(mosaic.lock('job') == nil)
+      """,
+    ])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    let lines = r.stdout.split(separator: "\n").map(String.init)
+    XCTAssertEqual(lines.count, 4, r.stdout)
+    XCTAssertTrue(
+      lines[0].hasPrefix("nil\tlock 'job' is already held by this process (pid "), r.stdout)
+    XCTAssertEqual(Array(lines.dropFirst()), ["true\tfalse\tfalse", "true", "true"])
+  }
+
+  func testLockArgumentErrorsPointAtTheCaller() throws {
+    for (chunk, message) in [
+      ("mosaic.lock('a/b')", "bad argument #1 to 'lock' (lock name expected"),
+      ("mosaic.lock('')", "bad argument #1 to 'lock' (lock name expected"),
+      ("mosaic.lock('x.y')", "bad argument #1 to 'lock' (lock name expected"),
+      ("mosaic.lock(42)", "bad argument #1 to 'lock' (string expected, got number)"),
+      (
+        "mosaic.lock('x', {wiat = 1})",
+        "bad argument #2 to 'lock' (unknown option 'wiat' (did you mean 'wait'?))"
+      ),
+      ("mosaic.lock('x', {wait = -1})", "bad argument #2 to 'lock' (wait: non-negative number"),
+      ("mosaic.lock('x', 5)", "bad argument #2 to 'lock' (table expected, got number)"),
+    ] {
+      let r = try run(["-e", "\n" + chunk])
+      XCTAssertEqual(r.status, 1, chunk)
+      XCTAssertTrue(
+        r.stderr.hasPrefix("mosaic: (command line):2: " + message), "\(chunk): \(r.stderr)")
+    }
+    // A symlink where the lock file would be is refused, not followed.
+    let run = dir + "/config/fleet/run"
+    try FileManager.default.createDirectory(
+      atPath: run, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    try FileManager.default.createSymbolicLink(
+      atPath: run + "/evil.lock", withDestinationPath: dir + "/target")
+    let evil = try self.run(["-e", "print(mosaic.lock('evil'))"])
+    XCTAssertTrue(
+      evil.stdout.hasPrefix("nil\tlock evil: \(run)/evil.lock: "), evil.stdout + evil.stderr)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/target"))
+  }
+}
