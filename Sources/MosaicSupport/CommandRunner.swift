@@ -97,6 +97,8 @@ public struct SpawnRunner: CommandRunner {
     posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
     posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
     posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
+    // Nothing else leaks into the child, even descriptors someone opened without CLOEXEC.
+    if let closeFrom = closeFromAction { _ = closeFrom(&actions, 3) }
 
     var attr = posix_spawnattr_t()
     posix_spawnattr_init(&attr)
@@ -206,7 +208,8 @@ public struct SpawnRunner: CommandRunner {
       if errFD >= 0 { fds.append(pollfd(fd: errFD, events: Int16(POLLIN), revents: 0)) }
       var waitMs: Int32 = fds.isEmpty ? 2 : 20
       if let deadline {
-        waitMs = min(waitMs, Int32(max(0, (deadline - Clock.monotonic()) * 1000) + 1))
+        let left = max(0, min((deadline - Clock.monotonic()) * 1000, 60_000))
+        waitMs = min(waitMs, Int32(left) + 1)
       }
       if fds.isEmpty {
         usleep(UInt32(waitMs) * 500)
@@ -245,6 +248,20 @@ public struct SpawnRunner: CommandRunner {
       status: status, signal: signal, stdout: out, stderr: err, timedOut: timedOut)
   }
 }
+
+/// glibc's `posix_spawn_file_actions_addclosefrom_np` (2.34+), looked up at run time: the
+/// Glibc module does not export it (it is a GNU extension).
+private typealias CloseFrom =
+  @convention(c) (
+    UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32
+  ) -> Int32
+private let closeFromAction: CloseFrom? = {
+  guard
+    let symbol = dlsym(
+      UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np")
+  else { return nil }
+  return unsafeBitCast(symbol, to: CloseFrom.self)
+}()
 
 /// A pipe whose both ends close on exec (children get only what dup2 gives them).
 private func makePipe(_ fds: inout [Int32]) -> Bool {
