@@ -91,6 +91,14 @@ final class PaneRig {
 
   var viewerScreen: String { tmux(viewerSocket, ["capture-pane", "-p", "-t", "v:"]).stdoutText }
 
+  /// The viewer script has printed everything after the watcher ended: its exit status and
+  /// then the terminal's `icanon` setting (checking only `EXIT=` raced the `stty` line).
+  var viewerFinished: Bool {
+    let lines = viewerScreen.split(separator: "\n")
+    return lines.contains { $0.hasPrefix("EXIT=") }
+      && lines.contains { $0 == "icanon" || $0 == "-icanon" }
+  }
+
   func viewer(_ format: String) -> String { display(viewerSocket, "v:", format) }
 
   /// The pid of the viewer shell's child (the mosaic process).
@@ -199,7 +207,7 @@ final class AgentWatchTests: XCTestCase {
     // Ctrl-C leaves; the terminal is back: normal screen, canonical mode, status 0.
     rig.tmux(v, ["send-keys", "-t", "v:", "C-c"])
     XCTAssertTrue(
-      rig.waitFor { self.rig.viewerScreen.contains("EXIT=") }, "watcher exit:\n\(rig.viewerScreen)")
+      rig.waitFor { self.rig.viewerFinished }, "watcher exit:\n\(rig.viewerScreen)")
     let after = rig.viewerScreen
     XCTAssertTrue(after.contains("EXIT=0"), after)
     XCTAssertTrue(after.split(separator: "\n").contains("icanon"), "termios restored:\n\(after)")
@@ -231,7 +239,7 @@ final class AgentWatchTests: XCTestCase {
     XCTAssertTrue(rig.waitFor { self.rig.viewerScreen.contains(self.rig.marker) })
     let pid = try XCTUnwrap(rig.viewerChild())
     kill(pid, SIGTERM)
-    XCTAssertTrue(rig.waitFor { self.rig.viewerScreen.contains("EXIT=") }, rig.viewerScreen)
+    XCTAssertTrue(rig.waitFor { self.rig.viewerFinished }, rig.viewerScreen)
     let after = rig.viewerScreen
     XCTAssertTrue(after.contains("EXIT=143"), after)
     XCTAssertTrue(after.split(separator: "\n").contains("icanon"), after)
@@ -245,7 +253,7 @@ final class AgentWatchTests: XCTestCase {
     rig.startViewer(Self.viewerScript)
     XCTAssertTrue(rig.waitFor { self.rig.viewerScreen.contains(self.rig.marker) })
     rig.tmux(rig.agentSocket, ["kill-session", "-t", "=wt"])
-    XCTAssertTrue(rig.waitFor { self.rig.viewerScreen.contains("EXIT=") }, rig.viewerScreen)
+    XCTAssertTrue(rig.waitFor { self.rig.viewerFinished }, rig.viewerScreen)
     XCTAssertTrue(rig.viewerScreen.contains("EXIT=1"), rig.viewerScreen)
     XCTAssertEqual(rig.viewer("#{alternate_on}"), "0")
     let err = (try? String(contentsOfFile: rig.home + "/watch.err", encoding: .utf8)) ?? ""

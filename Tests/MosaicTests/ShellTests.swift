@@ -383,7 +383,12 @@ final class ShellTerminal {
     }
   }
 
-  func kill() { _ = try? tmux(["kill-server"]) }
+  /// Ends the server and removes its socket file (tmux leaves it behind).
+  func kill() {
+    _ = try? tmux(["kill-server"])
+    let dir = ProcessInfo.processInfo.environment["TMUX_TMPDIR"] ?? "/tmp"
+    try? FileManager.default.removeItem(atPath: "\(dir)/tmux-\(getuid())/\(socket)")
+  }
 }
 
 struct TerminalError: Error, CustomStringConvertible {
