@@ -43,6 +43,12 @@ public enum RosterLoader {
         return .failure(RosterLoadError(message: "roster: \(path): \(where_)"))
       }
     } catch {
+      if error.kind == .aborted {
+        return .failure(
+          RosterLoadError(
+            message: "roster: \(path): \(error.message.split(separator: "\n").first ?? "") "
+              + "(evaluating it may take at most 2 s and 64 MiB)"))
+      }
       let first = error.message.split(separator: "\n").first.map(String.init) ?? error.message
       return .failure(RosterLoadError(message: "roster: \(first)"))
     }

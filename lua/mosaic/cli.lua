@@ -5,6 +5,11 @@ local argparse = require "argparse"
 
 local M = {}
 
+-- "fleet ps" for the parser of "mosaic fleet ps": error lines read "mosaic: fleet ps: ...".
+local function what(parser)
+  return (parser._name:gsub("^mosaic ", ""))
+end
+
 --- parser(name, description [, epilog]) -> an argparse parser
 function M.parser(name, description, epilog)
   return argparse(name, description, epilog):help_max_width(100)
@@ -14,7 +19,7 @@ end
 function M.parse(parser, args)
   local ok, result = parser:pparse(args)
   if not ok then
-    io.stderr:write(("mosaic: %s: %s\nTry '%s --help'.\n"):format(parser._name, result, parser._name))
+    io.stderr:write(("mosaic: %s: %s\nTry '%s --help'.\n"):format(what(parser), result, parser._name))
     os.exit(64)
   end
   return result
@@ -22,7 +27,7 @@ end
 
 --- usage_error(parser, message): the same one-line usage error, for checks argparse cannot do.
 function M.usage_error(parser, message)
-  io.stderr:write(("mosaic: %s: %s\nTry '%s --help'.\n"):format(parser._name, message, parser._name))
+  io.stderr:write(("mosaic: %s: %s\nTry '%s --help'.\n"):format(what(parser), message, parser._name))
   os.exit(64)
 end
 
