@@ -13,7 +13,7 @@ final class DocsTests: XCTestCase {
 
   /// The public functions, as `module.name`, listed by the binary itself.
   func exposedFunctions() throws -> [String] {
-    let binary = try XCTUnwrap(ScriptTests.binaryPath, "no mosaic binary")
+    let binary = try XCTUnwrap(BinaryTestCase.binaryPath, "no mosaic binary")
     let lister = """
       local modules = {
         {"mosaic", mosaic}, {"mosaic.json", mosaic.json}, {"fleet", fleet},

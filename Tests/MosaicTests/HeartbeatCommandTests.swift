@@ -16,7 +16,7 @@ final class HeartbeatCommandTests: XCTestCase {
 
   func start(_ args: [String]) throws -> Process {
     let p = Process()
-    p.executableURL = URL(fileURLWithPath: try XCTUnwrap(ScriptTests.binaryPath, "no binary"))
+    p.executableURL = URL(fileURLWithPath: try XCTUnwrap(BinaryTestCase.binaryPath, "no binary"))
     p.arguments = args
     p.environment = [
       "HOME": home, "MOSAIC_HOME": home, "PATH": "/usr/bin:/bin", "XDG_STATE_HOME": home,

@@ -6,41 +6,8 @@ import XCTest
 /// be swallowed by pcall; the memory cap also holds for data that host calls hand to Lua;
 /// a shebang script carries its own limits; `mosaic.lock` gives single-instance jobs whose
 /// lock dies with the process.
-final class LimitsTests: XCTestCase {
-  struct Run {
-    var status: Int32
-    var signaled: Bool
-    var stdout: String
-    var stderr: String
-    var elapsed: Double
-  }
-
-  var binary = ""
-  var dir = ""
-
-  override func setUpWithError() throws {
-    binary = try XCTUnwrap(
-      ScriptTests.binaryPath, "no mosaic binary: build it, or set MOSAIC_BIN to its path")
-    dir = NSTemporaryDirectory() + "mt-limits-\(UUID().uuidString.prefix(8))"
-    try FileManager.default.createDirectory(
-      atPath: dir + "/home", withIntermediateDirectories: true)
-  }
-
-  override func tearDown() {
-    if !dir.isEmpty { try? FileManager.default.removeItem(atPath: dir) }
-  }
-
-  var environment: [String: String] {
-    var env = ProcessInfo.processInfo.environment.filter {
-      !$0.key.hasPrefix("MOSAIC_") && !$0.key.hasPrefix("XDG_") && !$0.key.hasPrefix("LUA_")
-    }
-    env["HOME"] = dir + "/home"
-    env["MOSAIC_HOME"] = dir + "/config"
-    env["PATH"] =
-      (binary as NSString).deletingLastPathComponent + ":" + (env["PATH"] ?? "/usr/bin:/bin")
-    return env
-  }
-
+final class LimitsTests: BinaryTestCase {
+  /// Starts the binary without waiting (for runs that must overlap), output to files.
   func start(_ args: [String], executable: String? = nil) throws -> (Process, String, String) {
     let tag = UUID().uuidString.prefix(8)
     let out = dir + "/.out-\(tag)"
@@ -50,40 +17,13 @@ final class LimitsTests: XCTestCase {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: executable ?? binary)
     p.arguments = args
-    p.environment = environment
+    p.environment = environment([:])
     p.currentDirectoryURL = URL(fileURLWithPath: dir)
     p.standardInput = FileHandle.nullDevice
     p.standardOutput = FileHandle(forWritingAtPath: out)
     p.standardError = FileHandle(forWritingAtPath: err)
     try p.run()
     return (p, out, err)
-  }
-
-  func run(
-    _ args: [String], executable: String? = nil, timeout: Double = 30,
-    file: StaticString = #filePath, line: UInt = #line
-  ) throws -> Run {
-    let started = Date()
-    let (p, out, err) = try start(args, executable: executable)
-    while p.isRunning, Date().timeIntervalSince(started) < timeout { usleep(5_000) }
-    if p.isRunning {
-      kill(p.processIdentifier, SIGKILL)
-      XCTFail("\(args) still running after \(timeout) s", file: file, line: line)
-    }
-    p.waitUntilExit()
-    return Run(
-      status: p.terminationStatus, signaled: p.terminationReason == .uncaughtSignal,
-      stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
-      stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "",
-      elapsed: Date().timeIntervalSince(started))
-  }
-
-  @discardableResult
-  func write(_ name: String, _ text: String, mode: Int = 0o644) throws -> String {
-    let path = dir + "/" + name
-    try text.write(toFile: path, atomically: true, encoding: .utf8)
-    try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
-    return path
   }
 
   func assertStoppedByTime(
