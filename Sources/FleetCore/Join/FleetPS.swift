@@ -253,7 +253,7 @@ struct RowContext {
     }
 
     // tmux, and the process in the pane
-    var paneJSON: JSONValue = .object([("state", .null)])
+    var paneJSON = emptyPane(state: .null)
     var process: ProcessSnapshot? = nil
     var stopped = false
     if case .known(let found) = input.pane {
@@ -281,7 +281,7 @@ struct RowContext {
         ])
       } else {
         flags.append("absent")
-        paneJSON = .object([("state", .string("absent"))])
+        paneJSON = emptyPane(state: .string("absent"))
       }
     }
     if stopped { flags.append("stopped") }
@@ -342,6 +342,16 @@ struct RowContext {
       ("flags", .array(flags.map { .string($0) })),
     ])
   }
+}
+
+/// A `pane` object with every key (SPEC 2.4) and nothing known but its state.
+func emptyPane(state: JSONValue) -> JSONValue {
+  .object(
+    [("state", state)]
+      + [
+        "id", "pid", "command", "idle_s", "width", "height", "in_mode", "session", "tty",
+        "input_off", "dead_status",
+      ].map { ($0, JSONValue.null) })
 }
 
 /// What tmux calls `pane_current_command`: the basename of the foreground program's argv[0].
