@@ -240,7 +240,14 @@ extension Runtime {
           }
           let o = try call.options(
             2, known: ["status", "pid", "interval", "ack", "progress", "seq", "probe"])
-          var hb = Heartbeat(ts: Clock.now(), pid: Int32(o["pid"]?.intValue ?? Int64(getpid())))
+          var pid = getpid()
+          if let value = o["pid"] {
+            guard let p = value.intValue.flatMap({ Int32(exactly: $0) }), p > 0 else {
+              throw .argument(2, "pid: a process id expected (1 to \(Int32.max))")
+            }
+            pid = p
+          }
+          var hb = Heartbeat(ts: Clock.now(), pid: pid)
           hb.status = o["status"]?.stringValue ?? "ok"
           hb.interval = o["interval"]?.doubleValue
           hb.ack = o["ack"]?.stringValue
@@ -268,8 +275,11 @@ extension Runtime {
         { call throws(LuaCallError) in
           // heartbeat_respond(name, interval, pid|nil, argv|nil) -> exit status (blocks)
           let name = try call.string(1)
-          let interval = try call.number(2)
+          let interval = try interval(call, 2)
           let pid = try call.optInteger(3)
+          if let pid, Int32(exactly: pid) == nil || pid <= 0 {
+            throw .argument(3, "a process id expected (1 to \(Int32.max))")
+          }
           var argv: [String] = []
           if !call.isNoneOrNil(4), case .array(let items) = try call.json(4) {
             argv = items.compactMap(\.stringValue)
@@ -292,7 +302,7 @@ extension Runtime {
         { call throws(LuaCallError) in
           // agent_stub(name, interval) -> exit status (blocks: the stub agent's loop)
           let name = try call.string(1)
-          let interval = try call.number(2)
+          let interval = try interval(call, 2)
           Console.flush()
           call.push(Int64(StubAgent().run(agent: name, runDir: paths.run, interval: interval)))
           return 1
@@ -300,6 +310,15 @@ extension Runtime {
       ),
     ]
   }
+}
+
+/// A heartbeat interval argument: a positive, finite number of seconds, at most a day.
+private func interval(_ call: LuaCall, _ i: Int32) throws(LuaCallError) -> Double {
+  let value = try call.number(i)
+  guard value > 0, value <= 86400 else {
+    throw .argument(i, "interval: seconds expected (more than 0, at most 86400)")
+  }
+  return value
 }
 
 private func readingJSON(_ reading: HeartbeatReading) -> JSONValue {

@@ -1,5 +1,6 @@
 --- The heartbeat module: read, write, health rule, responders (SPEC 2.3).
 local host = require "mosaic._host"
+local forward = require "mosaic._forward"
 
 local M = {}
 
@@ -21,14 +22,14 @@ M.write = host.heartbeat_write
 -- Runs a responder beside a runtime until interrupted (or until `pid` exits).
 function M.respond(name, opts)
   opts = opts or {}
-  return host.heartbeat_respond(name, opts.interval or 15, opts.pid)
+  return (forward("respond", host.heartbeat_respond, name, opts.interval or 15, opts.pid))
 end
 
 --- wrap(name, argv [, {interval=15}]) -> the command's exit status
 -- Runs argv as a child and beats for it while it lives.
 function M.wrap(name, argv, opts)
   opts = opts or {}
-  return host.heartbeat_respond(name, opts.interval or 15, nil, argv)
+  return (forward("wrap", host.heartbeat_respond, name, opts.interval or 15, nil, argv))
 end
 
 return M
