@@ -213,8 +213,10 @@ extension Runtime {
           let ts = try call.json(1)
           let interval = try call.number(2)
           let now = try call.optNumber(3) ?? Clock.now()
+          guard now.isFinite else { throw .argument(3, "a finite time expected") }
           let epoch: Double
           if let d = ts.doubleValue {
+            guard d.isFinite else { throw .argument(1, "a finite timestamp expected") }
             epoch = d
           } else if let s = ts.stringValue, let d = ISO8601.parse(s) {
             epoch = d

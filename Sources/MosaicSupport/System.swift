@@ -53,7 +53,10 @@ public enum Clock {
 
 /// ISO 8601 UTC timestamps (`2026-11-24T15:00:00Z`, optionally with fractional seconds).
 public enum ISO8601 {
+  /// Total: NaN formats as the epoch, and anything outside years 1 to 9999 as the nearest
+  /// end of that range (the text is for people and files, never a reason to trap).
   public static func format(_ epoch: Double, fractional: Bool = false) -> String {
+    let epoch = epoch.isNaN ? 0 : min(max(epoch, -62_135_596_800), 253_402_300_799.999)
     var t = time_t(epoch.rounded(.down))
     var tmv = tm()
     gmtime_r(&t, &tmv)
