@@ -17,5 +17,10 @@ bin=$(swift build -c release --show-bin-path)/mosaic
 "$bin" fleet ps
 echo
 echo "The binary: $bin (export XDG_RUNTIME_DIR=$XDG_RUNTIME_DIR to talk to the user manager)."
-echo "Try: $bin fleet ps --json | $bin agent watch coder-1 | $bin shell"
+echo "Try:"
+echo "  $bin fleet ps --json"
+echo "  $bin agent watch coder-1          (q to leave)"
+echo "  $bin agent send coder-1 --verify --nonce 'run the tests'"
+echo "  $bin fleet check"
+echo "  $bin shell"
 echo "Tear the fleet down: $bin run examples/dogfood.lua down"
