@@ -18,14 +18,14 @@ public enum MosaicCLI {
   public static func main(_ argv: [String]) -> Int32 {
     signal(SIGPIPE, SIG_IGN)
     guard let first = argv.first else {
-      return runShippedCommand(["help"], words: ["help"])
+      return runCommand(["help"])
     }
     switch first {
     case "--version", "-v":
       print("mosaic \(mosaicVersion) (\(luaVersion()))")
       return ExitCode.ok
     case "-h", "--help":
-      return runShippedCommand(["help"] + argv.dropFirst(), words: ["help"])
+      return runCommand(["help"] + argv.dropFirst())
     case "-e":
       return runChunks(argv)
     case "run":
@@ -218,10 +218,6 @@ public enum MosaicCLI {
   static func runCommand(_ argv: [String]) -> Int32 {
     guard let runtime = makeRuntime() else { return 1 }
     return runtime.runMain(module: "mosaic._dispatch", argv: argv)
-  }
-
-  static func runShippedCommand(_ argv: [String], words: [String]) -> Int32 {
-    runCommand(argv)
   }
 
   static func runShell(_ argv: [String]) -> Int32 {

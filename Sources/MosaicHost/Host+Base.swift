@@ -256,13 +256,3 @@ private func sleep(_ call: LuaCall) throws(LuaCallError) -> Int32 {
   }
   return 0
 }
-
-/// Runs `body`; returns its error instead of throwing it.
-func catching<E: Error>(_ body: () throws(E) -> Void) -> E? {
-  do {
-    try body()
-    return nil
-  } catch {
-    return error
-  }
-}

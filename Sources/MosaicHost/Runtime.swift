@@ -123,13 +123,13 @@ extension Runtime {
 extension Runtime {
   /// Prints an uncaught error of a top-level chunk and gives its exit status: Ctrl-C is
   /// one line and 130 (as shells report SIGINT), anything else `mosaic: ` + traceback, 1.
-  static func report(_ error: LuaError, prefix: String = "") -> Int32 {
+  static func report(_ error: LuaError) -> Int32 {
     Console.flush()
     if error.kind == .aborted, error.message.contains("interrupted") {
       Console.error("\nmosaic: interrupted\n")
       return 130
     }
-    Console.error("mosaic: \(prefix)\(error.message)\n")
+    Console.error("mosaic: \(error.message)\n")
     return ExitCode.failure
   }
 }

@@ -129,7 +129,10 @@ public enum Files {
       let bytes = try readFD(fd, path: path, limit: limit)
       return .success(bytes)
     } catch {
-      return .failure(.tooLarge(limit))
+      // The file grew past the limit since fstat, or reading it failed.
+      return .failure(
+        error.message.hasSuffix("larger than \(limit) bytes")
+          ? .tooLarge(limit) : .unreadable(error.message))
     }
   }
 

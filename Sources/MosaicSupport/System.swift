@@ -166,3 +166,14 @@ public enum Console {
     }
   }
 }
+
+/// Runs `body` and returns its error instead of throwing it (for typed throws, where a
+/// `do`/`catch` would otherwise widen the error to `any Error`).
+public func catching<E: Error>(_ body: () throws(E) -> Void) -> E? {
+  do {
+    try body()
+    return nil
+  } catch {
+    return error
+  }
+}

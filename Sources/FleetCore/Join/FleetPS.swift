@@ -82,7 +82,7 @@ public enum FleetPS {
 
     // <run>: created private if missing; an unsafe one is not read at all.
     var runDirProblem: String? = nil
-    if let failure = catchingFile({ () throws(FileError) in
+    if let failure = catching({ () throws(FileError) in
       try Files.ensurePrivateDirectory(options.runDir)
     }) {
       runDirProblem = failure.message
@@ -358,13 +358,4 @@ func emptyPane(state: JSONValue) -> JSONValue {
 func commandName(_ p: ProcessSnapshot) -> String {
   guard let first = p.argv.first, !first.isEmpty else { return p.comm }
   return first.split(separator: "/").last.map(String.init) ?? first
-}
-
-func catchingFile(_ body: () throws(FileError) -> Void) -> FileError? {
-  do {
-    try body()
-    return nil
-  } catch {
-    return error
-  }
 }
