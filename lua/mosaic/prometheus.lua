@@ -103,8 +103,12 @@ function M.epoch(iso)
     end
     offset = (tonumber(oh) * 3600 + tonumber(om) * 60) * (sign == "+" and 1 or -1)
   end
-  -- Days from civil (Howard Hinnant's algorithm).
   y, mo, d = tonumber(y), tonumber(mo), tonumber(d)
+  if mo < 1 or mo > 12 or d < 1 or d > 31 or tonumber(h) > 23 or tonumber(mi) > 59 or tonumber(s) > 60 then
+    return nil
+  end
+  -- Days from civil (Howard Hinnant's algorithm): pure arithmetic in UTC, no os.time (which
+  -- reads the local time zone and DST).
   y = mo <= 2 and y - 1 or y
   local era = (y >= 0 and y or y - 399) // 400
   local yoe = y - era * 400
@@ -121,6 +125,9 @@ M.WARNING_CODES = { "tmux-server-absent", "tmux-unreadable", "user-manager-unrea
   "tmux-too-old", "run-dir-unsafe", "remote-agents" }
 
 M.PANE_STATES = { "alive", "dead", "absent" }
+-- What the agent is doing (fleet ps's `activity.state`); a row without `activity` (or with a
+-- state outside this list) counts as unknown.
+M.ACTIVITY_STATES = { "working", "waiting", "idle", "starting", "unknown" }
 M.UNIT_STATES = { "active", "reloading", "inactive", "failed", "activating", "deactivating", "maintenance",
   "refreshing" }
 -- Unit-file states with which a unit starts at boot (as fleet ps's boot-enable rule).
@@ -189,6 +196,11 @@ function M.fleet(snapshot, opts)
     "1 if the agent's heartbeat file was read and trusted, 0 if it is missing, untrusted or unparsable.")
   fam("hb_busy", "mosaic_agent_heartbeat_busy", "1 if the last heartbeat says status=busy, 0 for ok.")
   fam("leased", "mosaic_agent_leased", "1 while an operator holds the agent through mosaic agent attach.")
+  fam("act_state", "mosaic_agent_activity_state",
+    "1 for what the agent is doing (working, waiting for a human, idle at its prompt, starting, unknown), " ..
+    "0 for the others.")
+  fam("act_since", "mosaic_agent_activity_since_timestamp_seconds",
+    "Since when the agent has been in its current activity state (Unix time); left out when unknown.")
 
   local now = opts.now or mosaic.now()
   local generated = M.epoch(snapshot.generated_at)
@@ -286,6 +298,22 @@ function M.fleet(snapshot, opts)
         F.leased:add(base, row.lease ~= nil and 1 or 0)
       end
       F.hb_interval:add(base, hb.interval_s)
+
+      local activity = type(row.activity) == "table" and row.activity or {}
+      local act = activity.state
+      local known_state = false
+      for _, s in ipairs(M.ACTIVITY_STATES) do
+        known_state = known_state or s == act
+      end
+      if not known_state then
+        act = "unknown"
+      end
+      for _, s in ipairs(M.ACTIVITY_STATES) do
+        F.act_state:add(with("state", s), s == act and 1 or 0)
+      end
+      if act ~= "unknown" then
+        F.act_since:add(base, M.epoch(activity.since))
+      end
     end
   end
   for _, t in ipairs(tenants) do
