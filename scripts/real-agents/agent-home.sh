@@ -1,0 +1,115 @@
+#!/bin/sh
+# Write the configuration a real agent needs to run offline against the fake model.
+#
+#   agent-home.sh claude|codex --home DIR --project DIR --port PORT
+#                 [--no-trust] [--no-key-approval] [--hooks-json FILE]
+#
+# claude: DIR is the agent's HOME. Writes $HOME/.claude.json (onboarding done, the
+#         dummy API key approved, the project trusted) and, with --hooks-json,
+#         $HOME/.claude/settings.json from FILE ({"hooks": {...}}, Claude's format).
+#         --no-trust: no trust entry (folder-trust dialog at start);
+#         --no-key-approval: key not approved ("Detected a custom API key" dialog).
+# codex:  DIR is the agent's CODEX_HOME. Writes $CODEX_HOME/config.toml (the fake model
+#         as provider "local", approval on-request, the project trusted) and, with
+#         --hooks-json, $CODEX_HOME/hooks.json from FILE (hooks stay untrusted, so
+#         Codex shows its "hooks need review" screen unless launched with
+#         --dangerously-bypass-hook-trust). --no-trust: no trust entry.
+#         --no-key-approval means nothing for codex.
+# PORT is the fake model server's port on 127.0.0.1. Files are written atomically;
+# running it again rewrites them. The dummy keys are the ones launch.sh exports.
+set -eu
+
+die() {
+    echo "agent-home.sh: $*" >&2
+    exit 2
+}
+
+[ $# -ge 1 ] || die "usage: agent-home.sh claude|codex --home DIR --project DIR --port PORT [--no-trust] [--no-key-approval] [--hooks-json FILE]"
+runtime=$1
+shift
+case $runtime in claude | codex) ;; *) die "runtime: must be claude or codex, not '$runtime'" ;; esac
+home= project= port= trust=1 keyok=1 hooks=
+while [ $# -gt 0 ]; do
+    case $1 in
+    --home) [ $# -ge 2 ] || die "--home: needs a directory"; home=$2; shift 2 ;;
+    --project) [ $# -ge 2 ] || die "--project: needs a directory"; project=$2; shift 2 ;;
+    --port) [ $# -ge 2 ] || die "--port: needs a number"; port=$2; shift 2 ;;
+    --hooks-json) [ $# -ge 2 ] || die "--hooks-json: needs a file"; hooks=$2; shift 2 ;;
+    --no-trust) trust=0; shift ;;
+    --no-key-approval) keyok=0; shift ;;
+    *) die "unknown argument '$1'" ;;
+    esac
+done
+[ -n "$home" ] || die "--home: missing"
+[ -n "$project" ] || die "--project: missing"
+case $port in '' | *[!0-9]*) die "--port: must be a port number, not '$port'" ;; esac
+[ "$port" -ge 1 ] && [ "$port" -le 65535 ] || die "--port: must be 1..65535, not '$port'"
+[ -d "$project" ] || die "--project: $project: not a directory"
+[ -z "$hooks" ] || [ -r "$hooks" ] || die "--hooks-json: $hooks: cannot read"
+mkdir -p "$home" || die "--home: cannot create $home"
+home=$(cd "$home" && pwd -P)
+project=$(cd "$project" && pwd -P)
+
+here=$(cd "$(dirname "$0")" && pwd -P)
+# shellcheck source=/dev/null
+. "$here/keys.sh"
+
+exec python3 - "$runtime" "$home" "$project" "$port" "$trust" "$keyok" "$hooks" "$MOSAIC_FAKE_ANTHROPIC_KEY" <<'PY'
+import json, os, sys
+runtime, home, project, port, trust, keyok, hooks, akey = sys.argv[1:]
+trust, keyok = trust == "1", keyok == "1"
+
+def write(path, text):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+hooks_obj = None
+if hooks:
+    try:
+        with open(hooks) as f:
+            hooks_obj = json.load(f)
+    except (OSError, ValueError) as e:
+        print("agent-home.sh: --hooks-json: %s: %s" % (hooks, e), file=sys.stderr)
+        sys.exit(2)
+    if not isinstance(hooks_obj, dict) or not isinstance(hooks_obj.get("hooks"), dict):
+        print('agent-home.sh: --hooks-json: %s: must be {"hooks": {...}}' % hooks, file=sys.stderr)
+        sys.exit(2)
+
+if runtime == "claude":
+    cfg = {
+        "hasCompletedOnboarding": True,
+        "theme": "dark",
+        "autoUpdates": False,
+        "customApiKeyResponses": {"approved": [akey[-20:]] if keyok else [], "rejected": []},
+        "projects": {},
+    }
+    if trust:
+        cfg["projects"][project] = {"hasTrustDialogAccepted": True, "allowedTools": []}
+    write(os.path.join(home, ".claude.json"), json.dumps(cfg, indent=2) + "\n")
+    if hooks_obj is not None:
+        write(os.path.join(home, ".claude", "settings.json"), json.dumps(hooks_obj, indent=2) + "\n")
+else:
+    q = lambda s: json.dumps(s)  # a JSON string is a valid TOML basic string
+    lines = [
+        'model = "gpt-5.2-codex"',
+        'model_provider = "local"',
+        'approval_policy = "on-request"',
+        'sandbox_mode = "workspace-write"',
+        'check_for_update_on_startup = false',
+        '',
+        '[model_providers.local]',
+        'name = "local"',
+        'base_url = %s' % q("http://127.0.0.1:%s/v1" % port),
+        'wire_api = "responses"',
+        'env_key = "LOCAL_API_KEY"',
+        '',
+    ]
+    if trust:
+        lines += ['[projects.%s]' % q(project), 'trust_level = "trusted"', '']
+    write(os.path.join(home, "config.toml"), "\n".join(lines))
+    if hooks_obj is not None:
+        write(os.path.join(home, "hooks.json"), json.dumps(hooks_obj, indent=2) + "\n")
+PY
