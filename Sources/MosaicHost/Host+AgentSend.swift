@@ -15,7 +15,11 @@ extension Runtime {
           let name = try call.string(1)
           let text = try call.bytes(2)
           let o = try call.options(
-            3, known: ["verify", "timeout", "force", "nonce", "socket", "roster", "lock_timeout"])
+            3,
+            known: [
+              "verify", "timeout", "force", "nonce", "socket", "roster", "lock_timeout", "command",
+              "raw", "runtimes",
+            ])
           let socket = try sendString(o["socket"], "socket")
           let rosterPath = try sendString(o["roster"], "roster")
           var options = AgentSendOptions(runDir: paths.run)
@@ -25,6 +29,9 @@ extension Runtime {
           options.timeout = try sendSeconds(o["timeout"], "timeout") ?? 5
           options.lockWait = try sendSeconds(o["lock_timeout"], "lock_timeout") ?? 30
           options.socket = socket
+          options.command = try sendFlag(o["command"], "command")
+          options.raw = try sendFlag(o["raw"], "raw")
+          options.profiles = try profiles(o["runtimes"], 3)
 
           // No roster file at the default place is an empty roster: unrostered sessions on
           // the (default or given) socket stay addressable. A named or broken one refuses.
@@ -45,7 +52,9 @@ extension Runtime {
               return 3
             }
           }
-          let result = AgentSender().send(name, text: text, roster: roster, options: options)
+          let matcher = PatternMatcher()
+          let sender = AgentSender(matcher: { matcher.matches($0, $1) })
+          let result = sender.send(name, text: text, roster: roster, options: options)
           if let why = result.refused {
             call.pushNil()
             call.push("\(name): \(why)")

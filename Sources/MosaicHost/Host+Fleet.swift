@@ -94,7 +94,8 @@ extension Runtime {
 
   /// `fleet.ps` options (argument 1) → the snapshot, or nil after pushing `nil, message`.
   func psSnapshot(_ call: LuaCall) throws(LuaCallError) -> JSONValue? {
-    let o = try call.options(1, known: ["roster", "socket", "tenant", "probe", "probe_timeout"])
+    let o = try call.options(
+      1, known: ["roster", "socket", "tenant", "probe", "probe_timeout", "runtimes"])
     let roster: Roster
     switch loadRoster(try string(o["roster"], 1, "roster")) {
     case .success(let r): roster = r
@@ -107,6 +108,7 @@ extension Runtime {
       probe: o["probe"]?.boolValue ?? false,
       probeTimeout: try number(o["probe_timeout"], 1, "probe_timeout") ?? 2,
       runDir: paths.run)
+    options.profiles = try profiles(o["runtimes"], 1)
     // Under a script's time limit, tmux, systemctl and the probe wait end in time too.
     let left = call.timeLeft
     if let left { options.probeTimeout = min(options.probeTimeout, left) }
@@ -315,6 +317,16 @@ extension Runtime {
 }
 
 /// A heartbeat interval argument: a positive, finite number of seconds, at most a day.
+/// The `runtimes` option: the runtime profiles (`lua/mosaic/runtimes.lua`).
+func profiles(_ v: JSONValue?, _ arg: Int32) throws(LuaCallError) -> [String: RuntimeProfile] {
+  guard let v, v != .null else { return [:] }
+  do throws(RuntimeProfile.DecodeError) {
+    return try RuntimeProfile.decodeAll(v)
+  } catch {
+    throw .argument(arg, error.description)
+  }
+}
+
 private func interval(_ call: LuaCall, _ i: Int32) throws(LuaCallError) -> Double {
   let value = try call.number(i)
   guard value > 0, value <= 86400 else {

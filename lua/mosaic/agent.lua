@@ -25,7 +25,14 @@ function M.send(name, text, opts)
   if opts ~= nil and type(opts) ~= "table" then
     error(("bad argument #3 to 'send' (table expected, got %s)"):format(type(opts)), 2)
   end
-  local ok, result, message, refused = pcall(host.agent_send, name, text, opts)
+  local o = {}
+  for k, v in pairs(opts or {}) do
+    o[k] = v
+  end
+  if o.runtimes == nil then
+    o.runtimes = require "mosaic.runtimes"
+  end
+  local ok, result, message, refused = pcall(host.agent_send, name, text, o)
   if not ok then
     -- An option of the wrong type: raise it again at the caller's line.
     local why = tostring(result):gsub("^[^:\n]*:%d+: ", ""):gsub("'agent_send'", "'send'")

@@ -9,20 +9,40 @@ local M = {}
 -- The roster file (default $MOSAIC_ROSTER or <config>/fleet/roster.lua), validated.
 M.roster = host.fleet_roster
 
+-- The options with the runtime profiles (mosaic.runtimes) that `activity` is read with.
+local function with_runtimes(opts, level)
+  if opts ~= nil and type(opts) ~= "table" then
+    error(("bad argument #1 (table expected, got %s)"):format(type(opts)), level + 1)
+  end
+  local o = {}
+  for k, v in pairs(opts or {}) do
+    o[k] = v
+  end
+  if o.runtimes == nil then
+    o.runtimes = require "mosaic.runtimes"
+  end
+  return o
+end
+M._with_runtimes = with_runtimes
+
 --- ps([{roster=, socket=, tenant=, probe=, probe_timeout=}]) -> snapshot | nil, message
 -- snapshot = {schema, generated_at, host, socket, roster, warnings = {...}, agents = {...}}
-M.ps = host.fleet_ps
+function M.ps(opts)
+  return host.fleet_ps(with_runtimes(opts, 2))
+end
 
 --- ps_json([options [, pretty]]) -> the same snapshot as JSON text | nil, message
 -- Faster than json.encode(fleet.ps()) for big fleets: no Lua tables are built.
-M.ps_json = host.fleet_ps_json
+function M.ps_json(opts, pretty)
+  return host.fleet_ps_json(with_runtimes(opts, 2), pretty)
+end
 
 --- agent(name [, ps options]) -> row | nil, message
 function M.agent(name, opts)
   if type(name) ~= "string" then
     error(("bad argument #1 to 'agent' (string expected, got %s)"):format(type(name)), 2)
   end
-  local snapshot, err = host.fleet_ps(opts)
+  local snapshot, err = host.fleet_ps(with_runtimes(opts, 2))
   if not snapshot then
     return nil, err
   end
@@ -85,7 +105,7 @@ function M.wait(opts)
   local deadline = mosaic.monotonic() + timeout
   local last
   while true do
-    local snapshot, err = host.fleet_ps(query)
+    local snapshot, err = host.fleet_ps(with_runtimes(query, 2))
     if snapshot then
       local by_name, missing, pending = {}, {}, {}
       for _, row in ipairs(snapshot.agents) do

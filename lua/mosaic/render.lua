@@ -49,6 +49,27 @@ end
 
 --- table(headers, rows [, colors]) -> text of an aligned table. rows[i][j] are strings;
 -- colors[i][j] (optional) names the colour of a cell. The last column is not padded.
+--- epoch(iso) -> seconds since the epoch of "YYYY-MM-DDTHH:MM:SS[.fff]Z", or nil
+-- (UTC only, as mosaic writes them; no local-time conversion).
+function M.epoch(iso)
+  if type(iso) ~= "string" then
+    return nil
+  end
+  local y, mo, d, h, mi, sec = iso:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)T(%d%d):(%d%d):(%d%d%.?%d*)Z$")
+  if not y then
+    return nil
+  end
+  y, mo, d = tonumber(y), tonumber(mo), tonumber(d)
+  -- days from civil (Howard Hinnant's algorithm)
+  y = mo <= 2 and y - 1 or y
+  local era = (y >= 0 and y or y - 399) // 400
+  local yoe = y - era * 400
+  local doy = (153 * (mo + (mo > 2 and -3 or 9)) + 2) // 5 + d - 1
+  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+  local days = era * 146097 + doe - 719468
+  return days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(sec)
+end
+
 function M.table(headers, rows, colors, color_on)
   local widths = {}
   for j, h in ipairs(headers) do

@@ -21,6 +21,16 @@ public struct AgentSendOptions: Sendable {
   /// Append ` [m:<random nonce>]` to the text, so an agent that acknowledges nonces
   /// (the stub does) can prove it accepted this very message.
   public var appendNonce: Bool
+  /// Send text that the runtime would run as a command (a leading `!` or `/`).
+  public var command = false
+  /// Send terminal control bytes (ESC, C0 other than tab and newline, DEL).
+  public var raw = false
+  /// The runtimes' profiles (`lua/mosaic/runtimes.lua`): the prompt, dialogs and queue
+  /// markers a send must see or avoid. A runtime without one is sent to as before.
+  public var profiles: [String: RuntimeProfile] = [:]
+
+  /// Most bytes a message may have (SPEC 2.7).
+  public static let maxBytes = 1 << 20
 
   public init(
     runDir: String, verify: Bool = false, timeout: Double = 5, force: Bool = false,
@@ -51,21 +61,58 @@ public struct AgentSender {
   public var procRoot: String
   /// This machine's short host name.
   public var host: String
+  /// Lua's `string.find(subject, pattern) ~= nil`, for the runtimes' screen patterns.
+  public var matcher: (String, String) -> Bool
 
   public init(
     runner: any CommandRunner = SpawnRunner(), tmuxProgram: String = "tmux",
-    procRoot: String = "/proc", host: String = shortHostName()
+    procRoot: String = "/proc", host: String = shortHostName(),
+    matcher: @escaping (String, String) -> Bool = { _, _ in false }
   ) {
     self.runner = runner
     self.tmuxProgram = tmuxProgram
     self.procRoot = procRoot
     self.host = host
+    self.matcher = matcher
+  }
+
+  /// Why `text` may not be sent as it is (SPEC 2.7), or nil: over the size limit; terminal
+  /// control bytes without `raw` (the bracketed-paste end marker `ESC [201~` would end the
+  /// paste early and submit what follows); a leading command prefix of the runtime
+  /// without `command` (`!` runs a shell in Claude without asking, `/exit` ends it).
+  public static func textProblem(
+    _ text: [UInt8], profile: RuntimeProfile?, options: AgentSendOptions
+  ) -> String? {
+    if text.count > AgentSendOptions.maxBytes {
+      return "the text is over 1 MiB (\(text.count) bytes); nothing was sent"
+    }
+    if !options.raw,
+      let i = text.firstIndex(where: { ($0 < 0x20 && $0 != 0x09 && $0 != 0x0A) || $0 == 0x7F })
+    {
+      let what =
+        text[i] == 0x1B
+        ? "ESC" : "0x" + (text[i] < 16 ? "0" : "") + String(text[i], radix: 16, uppercase: true)
+      return "the text carries a terminal control byte (\(what) at byte \(i + 1)),"
+        + " which could end the paste or drive the program; --raw sends it anyway"
+    }
+    if !options.command, let profile {
+      let body = String(decoding: text, as: UTF8.self).drop {
+        $0 == " " || $0 == "\t" || $0 == "\n"
+      }
+      if let p = profile.commandPrefixes.first(where: { !$0.isEmpty && body.hasPrefix($0) }) {
+        return "the text starts with '\(p)', which \(profile.name) runs as a command,"
+          + " not a message; --command sends it anyway"
+      }
+    }
+    return nil
   }
 
   /// Seconds the text must show at the cursor before Enter, at most (with and without
   /// `verify`): Enter is pressed as soon as the program has drawn the draft.
   static let draftWaitVerify = 1.0
   static let draftWaitPlain = 0.25
+  /// For runtimes with a profile (real TUIs throttle their drawing).
+  static let draftWaitKnown = 3.0
 
   /// Sends `text` (exactly; empty means Enter alone) to the agent `name` and, with
   /// `options.verify`, classifies the outcome. Never throws: refusals, failures and
@@ -109,6 +156,10 @@ public struct AgentSender {
     case "stopped": return "wedged: a process in the pane's foreground is stopped"
     case "draft-at-cursor": return "draft: the text is still on the input line after Enter"
     case "input-box": return "draft: Enter stayed inside the input box (a new line, not a submit)"
+    case "record": return "accepted: the agent's own record holds the message"
+    case "record-queued":
+      return "queued: the agent's own record queued the message for after its turn"
+    case "queued-marker": return "queued: the agent shows the message queued for after its turn"
     case "no-prompt":
       return "unknown: there was no prompt to compare with, and no acknowledgement"
     case "pane-exited": return "unknown: the pane's program exited"
@@ -144,6 +195,15 @@ private final class SendRun {
   var draft: SendDraft?
   var preEnter: SendScreen?
   var enterAt = 0.0
+  /// The runtime's profile, when mosaic knows how it reads input.
+  var profile: RuntimeProfile?
+  /// The agent's program in the pane.
+  var agentProcess: ProcessSnapshot?
+  /// What the agent was doing before the send.
+  var activityBefore: Activity?
+  /// Claude's record: where its transcript ends before the send.
+  var transcript: (path: String, offset: Int)?
+  var sendStartWall = 0.0
 
   init(sender: AgentSender, name: String, roster: Roster, options: AgentSendOptions) {
     self.sender = sender
@@ -171,11 +231,10 @@ private final class SendRun {
 
   func execute(_ text: [UInt8]) {
     defer { lock?.release() }
-    guard resolve(), lockAndCheck() else { return }
+    guard resolve(), lockAndCheck(), checkText(text) else { return }
     prepare(text)
-    guard deliver() else { return }
-    awaitDraft()
-    guard pressEnter(), options.verify else { return }
+    guard checkReady(), deliver() else { return }
+    guard awaitDraft(), pressEnter(), options.verify else { return }
     verify()
   }
 
@@ -275,8 +334,79 @@ private final class SendRun {
     return true
   }
 
+  /// The runtime's profile (the roster's runtime, else the one found in the pane) and the
+  /// text's own problems.
+  func checkText(_ text: [UInt8]) -> Bool {
+    let group = ProcPlane.foregroundGroup(ofPanePid: panePid, paneTTY: pane.tty, procRoot: procRoot)
+    var runtime = rostered?.runtime
+    if let group {
+      let found = group.agentProcess { p -> Bool? in
+        if let agent = rostered {
+          return RuntimeDetector.matches(
+            runtime: agent.runtime, argv: p.argv, match: agent.match,
+            patternMatcher: sender.matcher)
+        }
+        return RuntimeDetector.detect(argv: p.argv) != nil
+      }
+      agentProcess = found.process
+      if runtime == nil, found.matched == true {
+        runtime = RuntimeDetector.detect(argv: found.process.argv)
+      }
+    }
+    profile = runtime.flatMap { options.profiles[$0] }
+    ev.append(("runtime", .from(runtime)))
+    if let why = AgentSender.textProblem(text, profile: profile, options: options) {
+      return refuse(why)
+    }
+    return true
+  }
+
+  /// For a runtime mosaic knows, the agent must be at its input prompt: not waiting for a
+  /// human (a dialog, a permission or approval prompt: Enter would answer it), not
+  /// starting, and its prompt on screen. `--force` sends anyway.
+  func checkReady() -> Bool {
+    guard let profile, let before else { return true }
+    let reader = ActivityReader(procRoot: procRoot, matcher: sender.matcher)
+    let hb = HeartbeatStore(runDir: options.runDir).load(agent: name)
+    let healthy =
+      hb.map { Clock.now() - $0.ts <= 3 * ($0.interval ?? rostered?.heartbeatInterval ?? 15) }
+      ?? false
+    let activity = reader.read(
+      profile: profile, process: agentProcess, heartbeat: hb, heartbeatHealthy: healthy,
+      screen: before)
+    activityBefore = activity
+    ev.append(("activity_before", activity.jsonValue))
+    if profile.record == "claude", let p = agentProcess,
+      case .status(let s) = ClaudeRecord.status(of: p, procRoot: procRoot),
+      let id = s.sessionId, let cwd = s.cwd,
+      let home = ClaudeRecord.environment(of: p.pid, procRoot: procRoot)["HOME"]
+    {
+      let path = ClaudeRecord.transcriptPath(home: home, cwd: cwd, sessionId: id)
+      transcript = (path, ClaudeTranscript.size(path))
+    }
+    guard !options.force else { return true }
+    switch activity.state {
+    case .waiting:
+      return refuse(
+        "waiting for \(activity.waitingFor ?? "a human") (\(activity.source ?? "screen")):"
+          + " Enter would answer it; nothing was sent (--force sends anyway)")
+    case .starting:
+      return refuse(
+        "starting\(activity.waitingFor.map { " (\($0) open)" } ?? ""), not at its input prompt:"
+          + " Enter would answer a start-up dialog; nothing was sent (--force sends anyway)")
+    default: break
+    }
+    if profile.prompt != nil, !reader.atPrompt(before, profile: profile) {
+      return refuse(
+        "its input prompt is not on screen (cursor row: \"\(before.cursorRow.prefix(60))\");"
+          + " nothing was sent (--force sends anyway)")
+    }
+    return true
+  }
+
   /// The message and its nonce; the screen and the tty before anything is sent.
   func prepare(_ text: [UInt8]) {
+    sendStartWall = Clock.now()
     message = text
     nonce = StubAgent.messageNonce(in: text)
     if options.appendNonce {
@@ -322,31 +452,50 @@ private final class SendRun {
   /// Waits until the program has drawn the draft (or its screen changed and held still
   /// for three looks), at most a short cap, so Enter arrives apart from the paste even for
   /// programs that tell pastes from typing by timing.
-  func awaitDraft() {
+  ///
+  /// For a runtime with a profile, Enter is pressed only once the text (or the runtime's
+  /// paste placeholder) shows in its input: a paste that never appeared was dropped by a
+  /// dialog, and Enter would answer it. Returns false (nothing more sent) then.
+  func awaitDraft() -> Bool {
     let waitStart = Clock.monotonic()
+    let strict = profile != nil && !options.force
     let cap =
-      options.verify
-      ? min(AgentSender.draftWaitVerify, options.timeout / 4) : AgentSender.draftWaitPlain
+      strict
+      ? AgentSender.draftWaitKnown
+      : options.verify
+        ? min(AgentSender.draftWaitVerify, options.timeout / 4) : AgentSender.draftWaitPlain
     preEnter = before
     var seen = false
+    let reader = ActivityReader(procRoot: procRoot, matcher: sender.matcher)
     if let before, let draft {
       var still = 0
       while Clock.monotonic() - waitStart < cap {
         Clock.sleep(0.005)
         guard let s = look() else { break }
-        if draft.shown(on: s) {
+        if draft.shown(on: s) || (profile.map { reader.showsPasteMarker(s, profile: $0) } ?? false)
+          || (strict && draft.fragment.isEmpty && s.cursorLine != before.cursorLine
+            && reader.atPrompt(s, profile: profile!))
+        {
           seen = true
           preEnter = s
           break
         }
         still = s == preEnter && s != before ? still + 1 : 0
         preEnter = s
-        if still >= 3 { break }
+        if still >= 3 && !strict { break }
       }
     }
     ev.append(("draft_seen", .bool(seen)))
     ev.append(("draft_wait_ms", ms(since: waitStart)))
     ev.append(("cursor_draft", preEnter?.cursorJSON ?? .null))
+    if strict && !seen {
+      result.error =
+        "the pasted text never appeared in \(profile!.name)'s input within"
+        + " \(TmuxClient.seconds(cap)) s; Enter was not pressed"
+      result.detail = result.error ?? ""
+      return false
+    }
+    return true
   }
 
   /// Enter, in a tmux invocation of its own.
@@ -360,6 +509,31 @@ private final class SendRun {
     ev.append(("enter_ms", .int(Int64(((enterAt - start) * 1000).rounded()))))
     result.detail = "delivered \(result.bytes) bytes and Enter to \(pane.paneId)"
     return true
+  }
+
+  var queuedBefore = false
+  var reader: ActivityReader { ActivityReader(procRoot: procRoot, matcher: sender.matcher) }
+
+  /// `accepted` (basis `record`) when the agent's transcript holds the message as a prompt
+  /// it took; `queued` when its record enqueued it (`record-queued`) or, for an agent that
+  /// was working, its screen newly shows its queue marker (`queued-marker`).
+  func fromRecord(screen: SendScreen?) -> (SendVerdict, String)? {
+    if let t = transcript {
+      let needle = ClaudeTranscript.needle(message)
+      for entry in ClaudeTranscript.entries(t.path, from: t.offset) {
+        switch ClaudeTranscript.kind(entry, holding: needle) {
+        case .prompt?: return (.accepted, "record")
+        case .queued?: return (.queued, "record-queued")
+        case nil: continue
+        }
+      }
+    }
+    if let profile, let screen, activityBefore?.state == .working, !queuedBefore,
+      reader.showsQueued(screen, profile: profile)
+    {
+      return (.queued, "queued-marker")
+    }
+    return nil
   }
 
   /// Looks at the pane every 10 to 50 ms and lets `SendJudge` decide, until the deadline.
@@ -378,6 +552,10 @@ private final class SendRun {
     var judge = SendJudge(draft: draft, preEnter: preEnter, settle: settle, wedgeAfter: wedgeAfter)
     var polls = 0
     var last: SendObservation? = nil
+    var provisional: (SendVerdict, String)? = nil
+    let recordGrace = min(2.0, options.timeout / 2)
+    queuedBefore =
+      before.map { s in profile.map { reader.showsQueued(s, profile: $0) } ?? false } ?? false
     var ackAfter = ackBefore?.ack
     while Clock.monotonic() < deadline {
       let t = Clock.monotonic() - enterAt
@@ -401,11 +579,31 @@ private final class SendRun {
         t: Clock.monotonic() - enterAt, screen: screen, unread: unread, stopped: stopped,
         acked: acked)
       last = o
+      // The agent's own record and its queue come first: they are the strongest proof.
+      if let found = fromRecord(screen: screen) {
+        result.verdict = found.0
+        result.basis = found.1
+        break
+      }
       if let (verdict, basis) = judge.observe(o) {
+        // A screen that only looks accepted waits a little for the record to say so.
+        if verdict == .accepted, basis == "prompt", transcript != nil, o.t < recordGrace {
+          provisional = (verdict, basis)
+          continue
+        }
         result.verdict = verdict
         result.basis = basis
         break
       }
+      if let p = provisional, o.t >= recordGrace {
+        result.verdict = p.0
+        result.basis = p.1
+        break
+      }
+    }
+    if result.verdict == nil, let p = provisional {
+      result.verdict = p.0
+      result.basis = p.1
     }
     if result.verdict == nil { result.timedOut = true }
 

@@ -12,6 +12,8 @@ public enum SendVerdict: String, Sendable, Equatable {
   case wedged
   /// No evidence either way.
   case unknown
+  /// The agent took the message into its queue, to start after its current turn.
+  case queued
 }
 
 /// The message as a program that echoes its input shows it, and the prompt line it was

@@ -48,7 +48,7 @@ public struct AgentSendResult: Sendable {
     if error != nil || timedOut { return 2 }
     guard verify else { return 0 }
     switch verdict {
-    case .accepted?: return 0
+    case .accepted?, .queued?: return 0
     case .draft?, .unknown?: return 1
     case .wedged?, nil: return 2
     }

@@ -158,7 +158,7 @@ public enum HeartbeatParseError: Error, Sendable, Equatable, CustomStringConvert
     case .missingKey(let k): return "missing key \(k)"
     case .badTimestamp(let t): return "bad timestamp \"\(t)\" (want ISO 8601 UTC)"
     case .badPid(let p): return "bad pid \"\(p)\""
-    case .badStatus(let s): return "bad status \"\(s)\" (want ok or busy)"
+    case .badStatus(let s): return "bad status \"\(s)\" (want ok, busy or waiting)"
     case .badValue(let k, let v): return "bad value for \(k): \"\(v)\""
     }
   }
@@ -204,7 +204,9 @@ public enum HeartbeatParser {
     guard isDigits(pidText), let pid = Int32(pidText), pid > 0 else {
       return .failure(.badPid(snippet(pidText)))
     }
-    guard status == "ok" || status == "busy" else { return .failure(.badStatus(snippet(status))) }
+    guard ["ok", "busy", "waiting"].contains(status) else {
+      return .failure(.badStatus(snippet(status)))
+    }
 
     var seq: Int64?
     if let s = take("seq") {

@@ -11,6 +11,9 @@ public struct FleetPSOptions: Sendable {
   public var probeTimeout: Double
   /// `<run>`: heartbeats, probes, leases.
   public var runDir: String
+  /// The runtimes' profiles by name (`lua/mosaic/runtimes.lua`): how `activity` is read.
+  /// Empty: every `activity` is unknown.
+  public var profiles: [String: RuntimeProfile] = [:]
 
   public init(
     socket: String? = nil, tenant: String? = nil, probe: Bool = false, probeTimeout: Double = 2,
@@ -138,12 +141,12 @@ public enum FleetPS {
       }
     }
     // The process in each live pane, read while systemd is still answering.
-    var foregrounds: [String: (process: ProcessSnapshot, stopped: Bool)] = [:]
+    var foregrounds: [String: ForegroundGroup] = [:]
     for pane in listing?.panes ?? [] where !pane.dead {
       guard let pid = pane.panePid, listing?.agentPane(of: pane.session) == pane else { continue }
       // A dead pane keeps its old pid, which may be another process's by now: only live
       // panes are looked up, and only on the pane's own terminal.
-      foregrounds[pane.paneId] = ProcPlane.foregroundState(
+      foregrounds[pane.paneId] = ProcPlane.foregroundGroup(
         ofPanePid: pid, paneTTY: pane.tty, procRoot: planes.procRoot)
     }
 
@@ -161,33 +164,34 @@ public enum FleetPS {
     }
 
     let context = RowContext(
-      now: now, planes: planes, probed: options.probe, foregrounds: foregrounds)
-    var rows: [JSONValue] = []
+      now: now, planes: planes, probed: options.probe, foregrounds: foregrounds,
+      profiles: options.profiles,
+      reader: ActivityReader(procRoot: planes.procRoot, matcher: planes.matcher), tmux: tmux)
+    var inputs: [RowInput] = []
     for agent in agents {
       let isLocal = agent.host == planes.host
       let file = isLocal ? files[agent.name] : nil
-      rows.append(
-        context.row(
-          RowInput(
-            name: agent.name, agent: agent,
-            unit: isLocal && units != nil ? .known(units?[agent.unit]) : .unknown,
-            pane: isLocal && listing != nil
-              ? .known(listing?.agentPane(of: agent.session)) : .unknown,
-            heartbeat: file?.0, interval: agent.heartbeatInterval, lease: file?.1,
-            probeAnswer: isLocal ? probeAnswers[agent.name] : nil)))
+      inputs.append(
+        RowInput(
+          name: agent.name, agent: agent,
+          unit: isLocal && units != nil ? .known(units?[agent.unit]) : .unknown,
+          pane: isLocal && listing != nil
+            ? .known(listing?.agentPane(of: agent.session)) : .unknown,
+          heartbeat: file?.0, interval: agent.heartbeatInterval, lease: file?.1,
+          probeAnswer: isLocal ? probeAnswers[agent.name] : nil))
     }
     if options.tenant == nil, let listing {
       let rostered = Set(roster.agents.map(\.session))
       for session in listing.sessions.sorted() where !rostered.contains(session) {
         let file = readFiles(session, interval: roster.heartbeatInterval)
-        rows.append(
-          context.row(
-            RowInput(
-              name: session, agent: nil, unit: .unknown,
-              pane: .known(listing.agentPane(of: session)), heartbeat: file?.0,
-              interval: roster.heartbeatInterval, lease: file?.1, probeAnswer: nil)))
+        inputs.append(
+          RowInput(
+            name: session, agent: nil, unit: .unknown,
+            pane: .known(listing.agentPane(of: session)), heartbeat: file?.0,
+            interval: roster.heartbeatInterval, lease: file?.1, probeAnswer: nil))
       }
     }
+    let rows = context.rows(inputs)
 
     return .object([
       ("schema", .string(schema)),
@@ -226,11 +230,79 @@ struct RowContext {
   var now: Double
   var planes: FleetPlanes
   var probed: Bool
-  /// The foreground program of each live agent pane, and whether its group is stopped.
-  var foregrounds: [String: (process: ProcessSnapshot, stopped: Bool)]
+  /// The foreground group of each live agent pane.
+  var foregrounds: [String: ForegroundGroup]
+  var profiles: [String: RuntimeProfile]
+  var reader: ActivityReader
+  var tmux: TmuxClient
+
+  /// The live pane of a row, its foreground group, the agent's program in it, and whether
+  /// that program is the roster's runtime (nil: could not be told).
+  struct Found {
+    var pane: TmuxPane
+    var group: ForegroundGroup
+    var process: ProcessSnapshot
+    var matched: Bool?
+    var runtime: String?
+  }
+
+  func found(_ input: RowInput) -> Found? {
+    guard case .known(let p?) = input.pane, !p.dead, let group = foregrounds[p.paneId] else {
+      return nil
+    }
+    if let agent = input.agent {
+      let f = group.agentProcess {
+        RuntimeDetector.matches(
+          runtime: agent.runtime, argv: $0.argv, match: agent.match,
+          patternMatcher: planes.matcher)
+      }
+      return Found(
+        pane: p, group: group, process: f.process, matched: f.matched, runtime: agent.runtime)
+    }
+    let f = group.agentProcess { RuntimeDetector.detect(argv: $0.argv) != nil }
+    let runtime = f.matched == true ? RuntimeDetector.detect(argv: f.process.argv) : nil
+    return Found(pane: p, group: group, process: f.process, matched: f.matched, runtime: runtime)
+  }
+
+  /// Every row, reading `activity` from records first and looking at the screens of the
+  /// panes that still need it in one tmux call.
+  func rows(_ inputs: [RowInput]) -> [JSONValue] {
+    let founds = inputs.map(found)
+    var activities: [Activity?] = Array(repeating: nil, count: inputs.count)
+    var needScreen: [Int] = []
+    for (i, input) in inputs.enumerated() {
+      guard let f = founds[i] else { continue }
+      let profile = f.runtime.flatMap { profiles[$0] }
+      guard profile != nil, f.matched != false else { continue }
+      let a = activity(input, f, profile: profile, screen: nil)
+      activities[i] = a
+      let settled =
+        (a.source == "agent" && a.state != .starting && a.state != .unknown) || a.source == "hook"
+      if !settled, !(profile?.screen.isEmpty ?? true) || profile?.prompt != nil {
+        needScreen.append(i)
+      }
+    }
+    if !needScreen.isEmpty {
+      let screens = tmux.screens(needScreen.compactMap { founds[$0]?.pane.paneId })
+      for i in needScreen {
+        guard let f = founds[i], let screen = screens[f.pane.paneId] else { continue }
+        activities[i] = activity(
+          inputs[i], f, profile: f.runtime.flatMap { profiles[$0] }, screen: screen)
+      }
+    }
+    return inputs.indices.map { row(inputs[$0], found: founds[$0], activity: activities[$0]) }
+  }
+
+  func activity(_ input: RowInput, _ f: Found, profile: RuntimeProfile?, screen: SendScreen?)
+    -> Activity
+  {
+    reader.read(
+      profile: profile, process: f.process, heartbeat: input.heartbeat?.heartbeat,
+      heartbeatHealthy: input.heartbeat?.health == "healthy", screen: screen)
+  }
 
   /// One row of SPEC 2.4's `agents`.
-  func row(_ input: RowInput) -> JSONValue {
+  func row(_ input: RowInput, found: Found?, activity: Activity?) -> JSONValue {
     var flags: [String] = []
     let agent = input.agent
 
@@ -254,22 +326,16 @@ struct RowContext {
 
     // tmux, and the process in the pane
     var paneJSON = emptyPane(state: .null)
-    var process: ProcessSnapshot? = nil
-    var stopped = false
-    if case .known(let found) = input.pane {
-      if let p = found {
-        if p.dead {
-          flags.append("dead")
-        } else if let state = foregrounds[p.paneId] {
-          process = state.process
-          stopped = state.stopped
-        }
+    let group = found?.group
+    if case .known(let pane) = input.pane {
+      if let p = pane {
+        if p.dead { flags.append("dead") }
         let idle = p.windowActivity.map { max(0, Int64(now) - Int64($0)) }
         paneJSON = .object([
           ("state", .string(p.dead ? "dead" : "alive")),
           ("id", .string(p.paneId)),
           ("pid", .from(p.panePid.map { Int($0) })),
-          ("command", .from(process.map(commandName))),
+          ("command", .from(group.map { commandName($0.leader) })),
           ("idle_s", idle.map { .int($0) } ?? .null),
           ("width", .from(p.width)),
           ("height", .from(p.height)),
@@ -284,21 +350,14 @@ struct RowContext {
         paneJSON = emptyPane(state: .string("absent"))
       }
     }
-    if stopped { flags.append("stopped") }
+    if group?.stopped == true { flags.append("stopped") }
 
-    // drift: the roster's runtime against what runs in the pane
-    var drift: Bool? = nil
-    var runtime: JSONValue = .from(agent?.runtime)
-    if let process {
-      if let agent {
-        drift = RuntimeDetector.matches(
-          runtime: agent.runtime, argv: process.argv, match: agent.match,
-          patternMatcher: planes.matcher
-        ).map { !$0 }
-      } else if let detected = RuntimeDetector.detect(argv: process.argv) {
-        runtime = .string(detected)
-      }
-    }
+    // drift: the roster's runtime against every member of the pane's foreground group
+    let process = found?.process
+    let drift: Bool? = agent == nil ? nil : found?.matched.map { !$0 }
+    let runtime: JSONValue = .from(agent?.runtime ?? found?.runtime)
+    let activity = activity ?? .unknown
+    if activity.state == .waiting { flags.append("waiting") }
 
     // heartbeat
     var heartbeat: JSONValue
@@ -334,8 +393,9 @@ struct RowContext {
       ("runtime", runtime),
       ("systemd", systemd),
       ("pane", paneJSON),
-      ("process", process?.jsonValue ?? .null),
+      ("process", process.map { processJSON($0, group: group) } ?? .null),
       ("heartbeat", heartbeat),
+      ("activity", activity.jsonValue),
       ("lease", input.lease?.jsonValue ?? .null),
       ("drift", .from(drift)),
       ("boot_enable_warning", .from(bootWarning)),
@@ -358,4 +418,12 @@ func emptyPane(state: JSONValue) -> JSONValue {
 func commandName(_ p: ProcessSnapshot) -> String {
   guard let first = p.argv.first, !first.isEmpty else { return p.comm }
   return first.split(separator: "/").last.map(String.init) ?? first
+}
+
+/// SPEC 2.4's `process` (the agent's program) and the foreground group's `members` it was
+/// found among, shallowest first.
+func processJSON(_ p: ProcessSnapshot, group: ForegroundGroup?) -> JSONValue {
+  guard case .object(var pairs) = p.jsonValue else { return p.jsonValue }
+  pairs.append(("members", .array((group?.members ?? []).map { $0.process.jsonValue })))
+  return .object(pairs)
 }

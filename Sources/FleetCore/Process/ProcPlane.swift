@@ -72,46 +72,71 @@ public enum ProcPlane {
     return stoppedProcessGroups(procRoot: procRoot).contains(group)
   }
 
-  /// What `fleet ps` needs of one pane in as few reads as it can: the foreground program
-  /// (as `foreground`) and whether the foreground group is stopped, judged from the group
-  /// leader, the pane process and their direct children (`/proc/<pid>/task/<pid>/children`)
-  /// rather than a scan of every process: tmux continues a pane's direct child when it
-  /// stops, so a stopped member sits one level down, as under `sh -c`. A stopped member
-  /// deeper than that is not seen here (`hasStoppedProcessInForeground` scans for it).
-  public static func foregroundState(
+  /// Most members `foregroundGroup` follows, and how deep: a launcher chain is short.
+  static let memberLimit = 32
+  static let depthLimit = 8
+
+  /// The pane's foreground process group as it descends from the pane process (SPEC 2.4):
+  /// an agent launched through `sh -c 'cd D && claude'`, `bash -c`, `env`, a wrapper script
+  /// or `mosaic heartbeat -- CMD` is a member of that group, not its leader. Starting at the
+  /// pane process, it follows `/proc/<pid>/task/<pid>/children` through the pane process and
+  /// the group's members only (tools that agents start run in sessions of their own and are
+  /// never members), breadth first, so the cost per pane is the length of the launcher
+  /// chain, not the number of processes on the machine. Children started by a thread other
+  /// than a process's main thread are not followed (launchers fork from their main thread).
+  ///
+  /// `members` holds each member with its argv, shallowest first; `leader` is the group's
+  /// leader (what tmux names `pane_current_command`), or the pane process when the group
+  /// has no readable leader. nil when the pane process cannot be read, or is not on
+  /// `paneTTY` (a dead pane's pid reused by another process).
+  public static func foregroundGroup(
     ofPanePid panePid: Int32, paneTTY: String?, procRoot: String = "/proc"
-  ) -> (process: ProcessSnapshot, stopped: Bool)? {
+  ) -> ForegroundGroup? {
     guard let pane = readStat(pid: panePid, procRoot: procRoot) else { return nil }
     if let paneTTY, let device = ttyDevice(paneTTY), pane.ttyNr != device { return nil }
-    var foreground = pane
-    if pane.tpgid > 0, pane.tpgid != pane.pid,
-      let leader = readStat(pid: pane.tpgid, procRoot: procRoot), leader.pgrp == pane.tpgid
-    {
-      foreground = leader
-    }
     let group = pane.tpgid > 0 ? pane.tpgid : pane.pgrp
-    var stopped = foreground.isStopped || (pane.pgrp == group && pane.isStopped)
-    if !stopped {
-      var parents = [pane.pid]
-      if foreground.pid != pane.pid { parents.append(foreground.pid) }
-      search: for parent in parents {
-        guard let text = readFile("\(procRoot)/\(parent)/task/\(parent)/children", limit: 65536)
-        else { continue }
-        for word in text.split(separator: 0x20) {
-          guard let pid = Int32(String(decoding: word, as: UTF8.self)),
-            let child = readStat(pid: pid, procRoot: procRoot)
-          else { continue }
-          if child.pgrp == group, child.isStopped {
-            stopped = true
-            break search
-          }
+    var members: [ForegroundGroup.Member] = []
+    var queue: [(ProcessSnapshot, Int)] = [(pane, 0)]
+    var seen: Set<Int32> = [pane.pid]
+    var head = 0
+    while head < queue.count, members.count < memberLimit {
+      var (process, depth) = queue[head]
+      head += 1
+      let member = process.pgrp == group
+      if member {
+        if let bytes = readFile("\(procRoot)/\(process.pid)/cmdline", limit: 256 * 1024) {
+          process.argv = parseCmdline(bytes)
         }
+        members.append(.init(process: process, depth: depth))
+      }
+      guard member || depth == 0, depth < depthLimit,
+        let text = readFile(
+          "\(procRoot)/\(process.pid)/task/\(process.pid)/children", limit: 65536)
+      else { continue }
+      for word in text.split(separator: 0x20) {
+        guard let pid = Int32(String(decoding: word, as: UTF8.self)), seen.insert(pid).inserted,
+          let child = readStat(pid: pid, procRoot: procRoot)
+        else { continue }
+        queue.append((child, depth + 1))
       }
     }
-    if let bytes = readFile("\(procRoot)/\(foreground.pid)/cmdline", limit: 256 * 1024) {
-      foreground.argv = parseCmdline(bytes)
+    var leader = members.first { $0.process.pid == group }?.process
+    if leader == nil, group != pane.pid, var l = readStat(pid: group, procRoot: procRoot),
+      l.pgrp == group
+    {
+      if let bytes = readFile("\(procRoot)/\(group)/cmdline", limit: 256 * 1024) {
+        l.argv = parseCmdline(bytes)
+      }
+      leader = l
     }
-    return (foreground, stopped)
+    if leader == nil {
+      var p = pane
+      if let bytes = readFile("\(procRoot)/\(pane.pid)/cmdline", limit: 256 * 1024) {
+        p.argv = parseCmdline(bytes)
+      }
+      leader = p
+    }
+    return ForegroundGroup(leader: leader!, members: members)
   }
 
   /// The process groups that have a member in state `T`, from one scan of `/proc`.

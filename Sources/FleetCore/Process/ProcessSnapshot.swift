@@ -73,3 +73,49 @@ public struct ProcessSnapshot: Sendable, Equatable {
     ])
   }
 }
+
+/// The processes of a pane's foreground process group that descend from the pane process
+/// (`ProcPlane.foregroundGroup`).
+public struct ForegroundGroup: Sendable, Equatable {
+  public struct Member: Sendable, Equatable {
+    public var process: ProcessSnapshot
+    /// 0 for the pane process, 1 for its children, and so on.
+    public var depth: Int
+  }
+
+  /// The group's leader, or the pane process: what tmux calls the pane's current command.
+  public var leader: ProcessSnapshot
+  /// Shallowest first; empty when no process under the pane is in the group.
+  public var members: [Member]
+
+  /// A member is stopped (state T): nobody reads what is sent to the pane.
+  public var stopped: Bool { leader.isStopped || members.contains { $0.process.isStopped } }
+
+  /// The first stopped member, for messages.
+  public var stoppedMember: ProcessSnapshot? {
+    members.first { $0.process.isStopped }?.process ?? (leader.isStopped ? leader : nil)
+  }
+
+  /// The deepest member (the last one found at the greatest depth), else the leader.
+  public var deepest: ProcessSnapshot {
+    guard let maxDepth = members.map(\.depth).max() else { return leader }
+    return members.last { $0.depth == maxDepth }!.process
+  }
+
+  /// The deepest member `isAgent` accepts (a wrapper such as `mosaic heartbeat -- CMD`
+  /// is judged by what it wraps, so the program itself is preferred), else the deepest
+  /// member; and whether one was accepted (nil when no member could be judged).
+  public func agentProcess(_ isAgent: (ProcessSnapshot) -> Bool?) -> (
+    process: ProcessSnapshot, matched: Bool?
+  ) {
+    var judged = false
+    for m in members.reversed() {
+      switch isAgent(m.process) {
+      case true?: return (m.process, true)
+      case false?: judged = true
+      case nil: break
+      }
+    }
+    return (deepest, judged ? false : nil)
+  }
+}

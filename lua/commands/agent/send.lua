@@ -8,12 +8,19 @@ local parser = cli.parser("mosaic agent send",
   "a dash. Names are roster agents, or unrostered tmux sessions on the socket.\n\n" ..
   "Refuses (nothing delivered) when there is no such agent or session, the pane is\n" ..
   "dead, in a mode (copy mode), has input disabled, its foreground process is stopped,\n" ..
-  "or an operator holds it with 'agent attach' (unless --force).\n\n" ..
+  "or an operator holds it with 'agent attach' (unless --force). For a runtime mosaic\n" ..
+  "knows (claude, codex, stub), it also refuses when the agent is waiting for a human\n" ..
+  "(a permission, approval, trust or key dialog: Enter would answer it), starting, or\n" ..
+  "not at its input prompt (unless --force); text the runtime would run as a command\n" ..
+  "(a leading ! or /) unless --command; terminal control bytes (ESC, C0) unless --raw;\n" ..
+  "and text over 1 MiB. Enter is pressed only once the text shows in the input.\n\n" ..
   "--verify classifies what became of the line: accepted (the agent acknowledged the\n" ..
   "message's [m:<nonce>], or its input line returned to the empty prompt with nothing\n" ..
   "left unread), draft (the text still sits in the input), wedged (bytes stay unread\n" ..
-  "on the pane's terminal, or the process is stopped), unknown (no evidence).",
-  "Exit status: 0 delivered (accepted with --verify), 1 draft or unknown, 2 wedged or\n" ..
+  "on the pane's terminal, or the process is stopped), unknown (no evidence), queued\n" ..
+  "(the agent queued it for after its current turn). Basis 'record' means the agent's\n" ..
+  "own transcript holds the message.",
+  "Exit status: 0 delivered (accepted or queued with --verify), 1 draft or unknown, 2 wedged or\n" ..
   "verification timed out, 3 refused before sending (nothing delivered), 64 usage.\n\n" ..
   "Examples:\n" ..
   "  mosaic agent send coder-1 run the tests\n" ..
@@ -25,12 +32,15 @@ parser:option("--file", "Send the contents of file F."):argname("F")
 parser:flag("--verify", "Wait for proof that the line was accepted, and classify it.")
 parser:option("--timeout", "Seconds --verify may wait.", "5"):argname("S"):convert(cli.positive("--timeout"))
 parser:flag("--nonce", "Append ' [m:<random>]' so an acknowledging agent can prove acceptance.")
-parser:flag("--force", "Send even while an operator holds the agent with 'agent attach'.")
+parser:flag("--force", "Send even while leased by 'agent attach', waiting, starting or off its prompt.")
+parser:flag("--command", "Allow a leading ! or / (the runtime runs it as a command).")
+parser:flag("--raw", "Allow terminal control bytes (ESC, C0 controls other than tab and newline).")
 parser:flag("--json", "Print one JSON object (schema mosaic.agent.send/v1).")
 parser:option("--roster", "Roster file (default $MOSAIC_ROSTER or <config>/fleet/roster.lua).")
 parser:option("--socket", "tmux socket name (default: the roster's, else mosaic-factory).")
 local opts = cli.parse(parser, { ... })
 
+local LIMIT = 1 << 20 -- bytes (SPEC 2.7); reading stops there
 local text
 local words = opts.text or {}
 if opts.file then
@@ -41,14 +51,18 @@ if opts.file then
   if not f then
     cli.usage_error(parser, err)
   end
-  text = f:read("a")
+  text = f:read(LIMIT + 1) or ""
   f:close()
 elseif #words == 1 and words[1] == "-" then
-  text = io.stdin:read("a") or ""
+  text = io.stdin:read(LIMIT + 1) or ""
 elseif #words > 1 and (words[1] == "-" or words[#words] == "-") then
   cli.usage_error(parser, "'-' (read standard input) must be the only TEXT")
 else
   text = table.concat(words, " ")
+end
+if #text > LIMIT then
+  io.stderr:write(("mosaic: agent send: %s: the text is over 1 MiB; nothing was sent\n"):format(opts.agent))
+  return 3
 end
 if text == nil or text == "" then
   cli.usage_error(parser, "nothing to send: give TEXT, --file F or - (standard input)")
@@ -58,6 +72,8 @@ local result, message, refused = agent.send(opts.agent, text, {
   verify = opts.verify,
   timeout = opts.timeout,
   force = opts.force,
+  command = opts.command,
+  raw = opts.raw,
   nonce = opts.nonce,
   roster = opts.roster,
   socket = opts.socket,

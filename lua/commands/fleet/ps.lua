@@ -27,6 +27,7 @@ local query = {
 
 local health_color = { healthy = "green", stale = "red", unknown = "yellow" }
 local pane_color = { alive = "green", dead = "red", absent = "red" }
+local activity_color = { waiting = "yellow", starting = "yellow" }
 local severe = { dead = true, absent = true, stale = true, stopped = true }
 
 local function cells(a)
@@ -44,6 +45,13 @@ local function cells(a)
   if a.heartbeat and a.heartbeat.age_s then
     hb = hb .. " " .. render.duration(a.heartbeat.age_s)
   end
+  local act = a.activity and a.activity.state or "unknown"
+  if a.activity and a.activity.since then
+    local since = render.epoch(a.activity.since)
+    if since then
+      act = act .. " " .. render.duration(math.max(0, mosaic.now() - since))
+    end
+  end
   local flags = table.concat(a.flags or {}, ",")
   local row = {
     a.name,
@@ -55,6 +63,7 @@ local function cells(a)
     a.pane and a.pane.pid and tostring(a.pane.pid) or "-",
     a.pane and a.pane.idle_s and render.duration(a.pane.idle_s) or "-",
     hb,
+    act,
     flags == "" and "-" or flags,
   }
   local flag_color = nil
@@ -67,12 +76,14 @@ local function cells(a)
     pane_color[a.pane and a.pane.state or ""] or "yellow",
     nil, nil,
     health_color[a.heartbeat and a.heartbeat.health or "unknown"],
+    activity_color[act:match("^%a+")],
     flag_color,
   }
   return row, colors
 end
 
-local headers = { "NAME", "TENANT", "HOST", "RUNTIME", "UNIT", "PANE", "PID", "IDLE", "HEARTBEAT", "FLAGS" }
+local headers = { "NAME", "TENANT", "HOST", "RUNTIME", "UNIT", "PANE", "PID", "IDLE", "HEARTBEAT", "ACTIVITY",
+  "FLAGS" }
 
 local function draw(snapshot, color_on)
   local rows, colors = {}, {}

@@ -1,0 +1,276 @@
+import MosaicSupport
+
+#if canImport(Glibc)
+  import Glibc
+#endif
+
+/// What an agent is doing (SPEC 2.4 `activity`).
+public enum ActivityState: String, Sendable, Equatable {
+  case working, waiting, idle, starting, unknown
+}
+
+/// `activity`: the state, what a waiting agent waits for, since when, and which source
+/// said so (`agent`: the runtime's own status record; `hook`: events its hooks wrote into
+/// the heartbeat; `screen`: the runtime's screen rules).
+public struct Activity: Sendable, Equatable {
+  public var state: ActivityState
+  public var waitingFor: String?
+  /// Epoch seconds the state began, when the source tells.
+  public var since: Double?
+  public var source: String?
+
+  public init(
+    state: ActivityState, waitingFor: String? = nil, since: Double? = nil, source: String? = nil
+  ) {
+    self.state = state
+    self.waitingFor = waitingFor
+    self.since = since
+    self.source = source
+  }
+
+  public static let unknown = Activity(state: .unknown)
+
+  public var jsonValue: JSONValue {
+    .object([
+      ("state", .string(state.rawValue)),
+      ("waiting_for", .from(waitingFor)),
+      ("since", since.map { .string(ISO8601.format($0)) } ?? .null),
+      ("source", .from(source)),
+    ])
+  }
+}
+
+/// Reads `activity` from the best source there is (SPEC 2.11): the runtime's own record,
+/// then its hooks' events in the heartbeat, then the screen.
+public struct ActivityReader {
+  public var procRoot: String
+  /// Lua's `string.find(subject, pattern) ~= nil`.
+  public var matcher: (String, String) -> Bool
+
+  public init(procRoot: String = "/proc", matcher: @escaping (String, String) -> Bool) {
+    self.procRoot = procRoot
+    self.matcher = matcher
+  }
+
+  /// The activity of an agent whose program is `process` (nil: none found), whose
+  /// heartbeat is `heartbeat` and whose screen (nil: not looked at) is `screen`.
+  public func read(
+    profile: RuntimeProfile?, process: ProcessSnapshot?, heartbeat: Heartbeat?,
+    heartbeatHealthy: Bool, screen: SendScreen?
+  ) -> Activity {
+    guard let profile, let process else { return .unknown }
+    let onScreen = screen.flatMap { classify($0, profile: profile) }
+    if profile.record == "claude" {
+      switch ClaudeRecord.status(of: process, procRoot: procRoot) {
+      case .status(let s):
+        return Activity(
+          state: s.state,
+          waitingFor: s.waitingFor ?? (s.state == .waiting ? onScreen?.waitingFor : nil),
+          since: s.updatedAt, source: "agent")
+      case .none:
+        // Claude writes its status once it is past its start-up dialogs.
+        return Activity(state: .starting, waitingFor: onScreen?.waitingFor, source: "agent")
+      case .unreadable:
+        break
+      }
+    }
+    if heartbeatHealthy, let hb = heartbeat {
+      let byHook = hb.value(forKey: "hook") != nil
+      if byHook || profile.record == "heartbeat" {
+        let state: ActivityState =
+          hb.status == "busy" ? .working : hb.status == "waiting" ? .waiting : .idle
+        let since = hb.value(forKey: "since").flatMap(ISO8601.parse)
+        let waitingFor = hb.value(forKey: "waiting").map { $0.replacingUnderscores() }
+        // The screen still names a dialog that the hooks have not reported.
+        if state != .waiting, let s = onScreen, s.state == .waiting {
+          return Activity(state: .waiting, waitingFor: s.waitingFor, source: "screen")
+        }
+        return Activity(
+          state: state, waitingFor: state == .waiting ? waitingFor : nil, since: since,
+          source: byHook ? "hook" : "agent")
+      }
+    }
+    return onScreen ?? Activity.unknown
+  }
+
+  /// The screen rules' verdict: the first rule with a matching row; else `idle` when the
+  /// cursor row is the input prompt; else nil.
+  public func classify(_ screen: SendScreen, profile: RuntimeProfile) -> Activity? {
+    for rule in profile.screen where screen.rows.contains(where: { matcher($0, rule.find) }) {
+      return Activity(state: rule.state, waitingFor: rule.waitingFor, source: "screen")
+    }
+    if atPrompt(screen, profile: profile) { return Activity(state: .idle, source: "screen") }
+    return nil
+  }
+
+  /// Whether the cursor sits on the runtime's input prompt.
+  public func atPrompt(_ screen: SendScreen, profile: RuntimeProfile) -> Bool {
+    guard let prompt = profile.prompt else { return false }
+    return matcher(screen.cursorRow, prompt)
+  }
+
+  /// Whether a row says a message is queued.
+  public func showsQueued(_ screen: SendScreen, profile: RuntimeProfile) -> Bool {
+    profile.queued.contains { q in screen.rows.contains { matcher($0, q) } }
+  }
+
+  /// Whether the input shows a paste marker (a large paste's placeholder).
+  public func showsPasteMarker(_ screen: SendScreen, profile: RuntimeProfile) -> Bool {
+    profile.pasteMarkers.contains { m in matcher(screen.cursorLine, m) }
+  }
+}
+
+/// Claude Code's own record: `$HOME/.claude/sessions/<pid>.json` (its live status, keyed by
+/// the claude process's pid, in that process's HOME) and the transcript it names.
+public enum ClaudeRecord {
+  public struct Status: Sendable, Equatable {
+    public var state: ActivityState
+    public var waitingFor: String?
+    public var updatedAt: Double?
+    public var sessionId: String?
+    public var cwd: String?
+  }
+
+  public enum Lookup: Sendable, Equatable {
+    case status(Status)
+    /// No status file: Claude has not got past its start-up (or has exited).
+    case none
+    /// The process's environment or the file could not be read (another user, gone).
+    case unreadable
+  }
+
+  /// The live status of the claude process `process`.
+  public static func status(of process: ProcessSnapshot, procRoot: String = "/proc") -> Lookup {
+    guard let home = environment(of: process.pid, procRoot: procRoot)["HOME"], home.hasPrefix("/")
+    else { return .unreadable }
+    let path = "\(home)/.claude/sessions/\(process.pid).json"
+    switch Files.readTrusted(path, limit: 64 * 1024) {
+    case .failure(.missing): return .none
+    case .failure: return .unreadable
+    case .success(let bytes):
+      guard let doc = try? JSONCodec.decode(bytes), let s = parse(doc) else { return .unreadable }
+      return .status(s)
+    }
+  }
+
+  static func parse(_ doc: JSONValue) -> Status? {
+    guard let word = doc["status"]?.stringValue else { return nil }
+    let state: ActivityState
+    switch word {
+    case "idle": state = .idle
+    case "busy": state = .working
+    case "waiting": state = .waiting
+    default: state = .unknown
+    }
+    var updated = doc["updatedAt"]?.doubleValue
+    if let u = updated, u > 1e11 { updated = u / 1000 }  // milliseconds
+    if updated == nil, let text = doc["updatedAt"]?.stringValue { updated = ISO8601.parse(text) }
+    return Status(
+      state: state, waitingFor: doc["waitingFor"]?.stringValue, updatedAt: updated,
+      sessionId: doc["sessionId"]?.stringValue, cwd: doc["cwd"]?.stringValue)
+  }
+
+  /// `/proc/<pid>/environ` as a dictionary (empty when unreadable).
+  public static func environment(of pid: Int32, procRoot: String = "/proc") -> [String: String] {
+    guard let bytes = ProcPlane.readFile("\(procRoot)/\(pid)/environ", limit: 256 * 1024) else {
+      return [:]
+    }
+    var out: [String: String] = [:]
+    for entry in bytes.split(separator: 0) {
+      guard let eq = entry.firstIndex(of: UInt8(ascii: "=")) else { continue }
+      let key = String(decoding: entry[entry.startIndex..<eq], as: UTF8.self)
+      if out[key] == nil {
+        out[key] = String(decoding: entry[(eq + 1)...], as: UTF8.self)
+      }
+    }
+    return out
+  }
+
+  /// The transcript of session `sessionId` in `cwd`:
+  /// `$HOME/.claude/projects/<cwd with every non-alphanumeric character as '-'>/<id>.jsonl`.
+  public static func transcriptPath(home: String, cwd: String, sessionId: String) -> String {
+    let dir = String(cwd.map { $0.isLetter || $0.isNumber ? $0 : "-" })
+    return "\(home)/.claude/projects/\(dir)/\(sessionId).jsonl"
+  }
+}
+
+extension String {
+  fileprivate func replacingUnderscores() -> String { String(map { $0 == "_" ? " " : $0 }) }
+}
+
+/// Claude Code's transcript (`ClaudeRecord.transcriptPath`), read from where it ended before
+/// a send: a `user` entry holding the message is a prompt Claude took; a `queue-operation`
+/// `enqueue` holding it, a message queued for after the turn.
+public enum ClaudeTranscript {
+  public enum Kind: Sendable, Equatable { case prompt, queued }
+
+  /// Bytes in the file now (0 when missing).
+  public static func size(_ path: String) -> Int {
+    var st = stat()
+    guard lstat(path, &st) == 0, st.st_mode & S_IFMT == S_IFREG else { return 0 }
+    return Int(st.st_size)
+  }
+
+  /// What identifies the message in the record: its last line's last 64 characters, without
+  /// surrounding white space (a transcript stores the text as the input held it).
+  public static func needle(_ message: [UInt8]) -> String {
+    let text = String(decoding: message, as: UTF8.self)
+    let line = text.split(whereSeparator: \.isNewline).last.map(String.init) ?? text
+    let trimmed = line.trimmingCharacters(in: " \t")
+    return String(trimmed.suffix(64))
+  }
+
+  /// The JSON entries appended after `offset` (at most 4 MiB are read; a partial last line
+  /// is left for the next look).
+  public static func entries(_ path: String, from offset: Int) -> [JSONValue] {
+    let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+    guard fd >= 0 else { return [] }
+    defer { close(fd) }
+    var st = stat()
+    guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG, Int(st.st_size) > offset else {
+      return []
+    }
+    let count = min(Int(st.st_size) - offset, 4 << 20)
+    var buf = [UInt8](repeating: 0, count: count)
+    let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, count, off_t(offset)) }
+    guard n > 0 else { return [] }
+    var out: [JSONValue] = []
+    for line in buf[0..<n].split(separator: 0x0A) where !line.isEmpty {
+      if let v = try? JSONCodec.decode(Array(line)) { out.append(v) }
+    }
+    return out
+  }
+
+  /// Whether `entry` records the message holding `needle` as a prompt or as queued.
+  public static func kind(_ entry: JSONValue, holding needle: String) -> Kind? {
+    guard !needle.isEmpty, let type = entry["type"]?.stringValue else { return nil }
+    switch type {
+    case "user":
+      guard let content = entry["message"]?["content"] else { return nil }
+      return text(of: content).contains(needle) ? .prompt : nil
+    case "queue-operation":
+      guard entry["operation"]?.stringValue == "enqueue",
+        let content = entry["content"]
+      else { return nil }
+      return text(of: content).contains(needle) ? .queued : nil
+    default:
+      return nil
+    }
+  }
+
+  /// A message content: a string, or a list of blocks whose `text` fields are joined.
+  static func text(of content: JSONValue) -> String {
+    if let s = content.stringValue { return s }
+    return (content.arrayValue ?? []).compactMap { $0["text"]?.stringValue }.joined(separator: "\n")
+  }
+}
+
+extension String {
+  fileprivate func trimmingCharacters(in set: String) -> String {
+    let chars = Set(set)
+    var s = Substring(self)
+    while let f = s.first, chars.contains(f) { s = s.dropFirst() }
+    while let l = s.last, chars.contains(l) { s = s.dropLast() }
+    return String(s)
+  }
+}

@@ -1,0 +1,60 @@
+--- What mosaic knows of each agent runtime's screen and records (SPEC 2.11), as data.
+-- `fleet ps` reads `activity` and `agent send` decides whether an agent may be sent to from
+-- these profiles. An operator adds or changes a runtime by putting a module of the same
+-- name in <config>/lua/mosaic/runtimes.lua (which is found first), e.g.:
+--
+--   local runtimes = dofile(...)  -- or copy this file and edit it
+--
+-- Each profile:
+--   record           "claude" (Claude Code's ~/.claude/sessions/<pid>.json), "heartbeat"
+--                    (the runtime writes status= into its heartbeat, as the stub does), or nil
+--   prompt           Lua pattern for the cursor row of the input prompt (the agent reads a
+--                    message there)
+--   screen           rules tried in order against every visible row; the first that matches
+--                    gives the state: {find = <pattern>, state = "working"|"waiting"|"idle"|
+--                    "starting", waiting_for = <what a human must answer>}
+--   queued           patterns of a row saying a message waits for the end of the turn
+--   paste_markers    patterns of what the input shows for a large paste instead of its text
+--   command_prefixes leading text the runtime runs as a command, refused by agent send
+--                    unless --command
+local M = {}
+
+M.claude = {
+  record = "claude",
+  -- "❯" then a no-break space at the left edge; the permission prompt's " ❯ 1. Yes" is not it
+  prompt = "^❯\u{A0}",
+  screen = {
+    { find = "Do you want to proceed%?", state = "waiting", waiting_for = "permission prompt" },
+    { find = "Do you want to make this edit", state = "waiting", waiting_for = "permission prompt" },
+    { find = "Detected a custom API key", state = "starting", waiting_for = "API key dialog" },
+    { find = "trust this folder", state = "starting", waiting_for = "folder trust dialog" },
+    { find = "Do you trust the files in this folder", state = "starting", waiting_for = "folder trust dialog" },
+    { find = "esc to interrupt", state = "working" },
+  },
+  queued = { "⎿%s+Queued · ", "Press up to edit queued messages" },
+  paste_markers = { "%[Pasted text #%d+" },
+  command_prefixes = { "!", "/" },
+}
+
+M.codex = {
+  prompt = "^[│|]?%s*›",
+  screen = {
+    { find = "Would you like to run the following command%?", state = "waiting", waiting_for = "approval prompt" },
+    { find = "Would you like to make the following edits%?", state = "waiting", waiting_for = "approval prompt" },
+    { find = "Press enter to confirm or esc to cancel", state = "waiting", waiting_for = "approval prompt" },
+    { find = "Hooks need review", state = "starting", waiting_for = "hooks review" },
+    { find = "Trust this folder%?", state = "starting", waiting_for = "folder trust dialog" },
+    { find = "Do you trust the contents of this directory", state = "starting", waiting_for = "folder trust dialog" },
+    { find = "esc to interrupt", state = "working" },
+  },
+  queued = { "Messages to be submitted after next tool call" },
+  paste_markers = { "%[Pasted Content %d+ chars%]" },
+  command_prefixes = { "!", "/" },
+}
+
+M.stub = {
+  record = "heartbeat",
+  prompt = "^stub>",
+}
+
+return M
