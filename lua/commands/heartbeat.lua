@@ -8,7 +8,8 @@ local parser = cli.parser("mosaic heartbeat",
   "Writes <run>/<agent>.hb atomically every interval and answers probes within 1 s.")
 parser:argument("agent", "The agent's name.")
 parser:argument("command", "The command to run and beat for (after --)."):args("*")
-parser:option("--interval", "Heartbeat interval in seconds.", "15"):convert(cli.positive("--interval"))
+parser:option("--interval", "Heartbeat interval in seconds (default: the roster's, else 15).")
+  :convert(cli.positive("--interval"))
 parser:option("--pid", "The pid to report (and to outlive: stop when it exits)."):convert(math.tointeger)
 local opts = cli.parse(parser, { ... })
 if not opts.agent:match("^[%w][%w_-]*$") or #opts.agent > 64 then

@@ -18,18 +18,34 @@ M.health = host.heartbeat_health
 -- Writes <run>/<name>.hb atomically (mode 0600), for runtimes written in Lua.
 M.write = host.heartbeat_write
 
---- respond(name [, {interval=15, pid=}]) -> exit status
+--- interval(name [, roster_path]) -> seconds
+-- The agent's heartbeat interval from the roster (its own `heartbeat_interval`, else the
+-- roster's), or 15 when there is no roster or no such agent.
+function M.interval(name, roster_path)
+  local ok, roster = pcall(host.fleet_roster, roster_path)
+  if not ok or type(roster) ~= "table" then
+    return 15
+  end
+  for _, a in ipairs(roster.agents or {}) do
+    if a.name == name and a.heartbeat_interval then
+      return a.heartbeat_interval
+    end
+  end
+  return roster.heartbeat_interval or 15
+end
+
+--- respond(name [, {interval=, pid=}]) -> exit status (interval: default the roster's)
 -- Runs a responder beside a runtime until interrupted (or until `pid` exits).
 function M.respond(name, opts)
   opts = opts or {}
-  return (forward("respond", host.heartbeat_respond, name, opts.interval or 15, opts.pid))
+  return (forward("respond", host.heartbeat_respond, name, opts.interval or M.interval(name), opts.pid))
 end
 
---- wrap(name, argv [, {interval=15}]) -> the command's exit status
+--- wrap(name, argv [, {interval=}]) -> the command's exit status (interval: default the roster's)
 -- Runs argv as a child and beats for it while it lives.
 function M.wrap(name, argv, opts)
   opts = opts or {}
-  return (forward("wrap", host.heartbeat_respond, name, opts.interval or 15, nil, argv))
+  return (forward("wrap", host.heartbeat_respond, name, opts.interval or M.interval(name), nil, argv))
 end
 
 return M

@@ -58,6 +58,10 @@ public final class HeartbeatResponder {
 
   /// Writes a heartbeat now: ts = now, seq + 1, the interval, the last probe answered, ack,
   /// progress, extras. Also restarts the beat schedule.
+  ///
+  /// With `keepHookState`, what the runtime's hooks last wrote (`status`, `ack`,
+  /// `progress`, `hook`, `since`, `waiting`) is carried forward, under the heartbeat lock,
+  /// so a wrapper never says `ok` over a hook's `waiting`.
   public func beat() throws(HeartbeatError) {
     seq += 1
     lastBeatAt = Clock.monotonic()
@@ -72,8 +76,22 @@ public final class HeartbeatResponder {
       default: hb.extra.append((key, value))
       }
     }
-    try store.write(agent: agent, hb)
+    guard keepHookState else { return try store.write(agent: agent, hb) }
+    try store.update(agent: agent) { current in
+      guard let current, current.value(forKey: "hook") != nil else { return hb }
+      var merged = hb
+      merged.status = current.status
+      merged.ack = current.ack ?? hb.ack
+      merged.progress = current.progress ?? hb.progress
+      merged.extra.removeAll { HeartbeatStore.hookKeys.contains($0.0) }
+      merged.extra += current.extra.filter { HeartbeatStore.hookKeys.contains($0.0) }
+      return merged
+    }
   }
+
+  /// Carry the hooks' fields forward at every beat (the `mosaic heartbeat` wrapper and
+  /// standalone responder do; the stub, which knows its own state, does not).
+  public var keepHookState = false
 
   /// Answers a pending probe: if `<run>/<agent>.probe` exists and holds a plain nonce
   /// (`[A-Za-z0-9_-]{1,64}`, read trusted, at most 256 bytes), beats with `probe=<nonce>`.
@@ -148,6 +166,7 @@ extension HeartbeatResponder {
     let responder = HeartbeatResponder(
       agent: agent, runDir: runDir, interval: interval, pid: target)
     responder.onError = errorReporter()
+    responder.keepHookState = true
     guard let signals = SignalPipe.install([SIGTERM, SIGINT, SIGHUP]) else {
       responder.run(until: { target != getpid() && !processExists(target) })
       return 0
@@ -218,10 +237,25 @@ extension HeartbeatResponder {
     let responder = HeartbeatResponder(
       agent: agent, runDir: runDir, interval: interval, pid: child)
     responder.onError = errorReporter()
+    responder.keepHookState = true
+    let watchTerminal = isatty(0) == 1
+    var hungUpAt: Double? = nil
     var status: Int32 = 0
     while true {
       let w = waitpid(child, &status, WNOHANG)
       if w == child { break }
+      // The pane is gone (its terminal hung up, as after `tmux kill-server`): stop beating,
+      // and end the child as the hangup would have, so nothing lives on under pid 1.
+      if watchTerminal, hungUpAt == nil, terminalHungUp() {
+        hungUpAt = Clock.monotonic()
+        kill(child, SIGHUP)
+        kill(child, SIGCONT)
+      }
+      if let t = hungUpAt {
+        if Clock.monotonic() - t > 3 { kill(child, SIGKILL) }
+        Clock.sleep(0.05)
+        continue
+      }
       if w < 0, errno != EINTR {
         reportError("lost the child \(child): \(String(cString: strerror(errno)))")
         return 1
@@ -238,6 +272,14 @@ extension HeartbeatResponder {
       }
     }
     return status & 0x7F == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+  }
+
+  /// Whether standard input, a terminal, has hung up (its pane was destroyed): poll()
+  /// reports POLLHUP or POLLERR without reading anything.
+  static func terminalHungUp() -> Bool {
+    var p = pollfd(fd: 0, events: 0, revents: 0)
+    guard poll(&p, 1, 0) >= 0 else { return false }
+    return p.revents & Int16(POLLHUP | POLLERR | POLLNVAL) != 0
   }
 
   static func checkArguments(agent: String, interval: Double, command: String = "heartbeat")

@@ -89,6 +89,29 @@ public struct HeartbeatStore: Sendable {
     }
   }
 
+  /// Keys that a runtime's hooks own in the heartbeat (`mosaic hooks event`): a wrapper or
+  /// responder beating for the same agent carries them forward instead of overwriting them.
+  public static let hookKeys: Set<String> = ["hook", "since", "waiting"]
+
+  /// Read-modify-write of the agent's heartbeat under an exclusive lock
+  /// (`<run>/<agent>.hb.lock`), so writers that run at the same time (a wrapper beating,
+  /// several hook processes of one agent) never lose each other's fields. `modify` gets the
+  /// current heartbeat (nil when missing or unreadable) and returns the one to write.
+  public func update(agent: String, wait: Double = 2, _ modify: (Heartbeat?) -> Heartbeat)
+    throws(HeartbeatError)
+  {
+    guard Self.isValidAgentName(agent) else {
+      throw HeartbeatError("heartbeat: invalid agent name \"\(HeartbeatParser.snippet(agent))\"")
+    }
+    let lock: SendLock
+    switch SendLock.acquire(path: "\(runDir)/\(agent).hb.lock", wait: wait) {
+    case .success(let l): lock = l
+    case .failure(let e): throw HeartbeatError("heartbeat for \(agent): \(e.message)")
+    }
+    defer { lock.release() }
+    try write(agent: agent, modify(load(agent: agent)))
+  }
+
   // MARK: probes (observer side)
 
   /// Asks the agent's responder to prove it is alive: writes a fresh random nonce (16 hex

@@ -6,9 +6,10 @@ local parser = cli.parser("mosaic agent stub",
   "every line (\"ACK <nonce>\" for a line carrying [m:<nonce>]), writes its heartbeat\n" ..
   "every interval (status=busy while working on a line) and answers probes within 1 s.")
 parser:argument("agent", "The agent's name (its heartbeat is <run>/<agent>.hb).")
-parser:option("--interval", "Heartbeat interval in seconds.", "15"):convert(cli.positive("--interval"))
+parser:option("--interval", "Heartbeat interval in seconds (default: the roster's, else 15).")
+  :convert(cli.positive("--interval"))
 local opts = cli.parse(parser, { ... })
 if not opts.agent:match("^[%w][%w_-]*$") or #opts.agent > 64 then
   cli.usage_error(parser, ("invalid agent name '%s'"):format(opts.agent))
 end
-return agent.stub(opts.agent, { interval = opts.interval })
+return agent.stub(opts.agent, { interval = opts.interval or heartbeat.interval(opts.agent) })
