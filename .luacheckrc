@@ -15,7 +15,7 @@ read_globals = {
   },
   fleet = { fields = { "roster", "ps", "ps_json", "agent", "probe", "wait" } },
   agent = { fields = { "send", "capture", "watch", "attach", "stub" } },
-  heartbeat = { fields = { "read", "health", "write", "respond", "wrap" } },
+  heartbeat = { fields = { "read", "health", "write", "respond", "wrap", "interval" } },
 }
 files["lua/mosaic/_boot.lua"] = { globals = { "mosaic", "fleet", "agent", "heartbeat" } }
 files["lua/mosaic/_dispatch.lua"] = { globals = { "arg" } }
