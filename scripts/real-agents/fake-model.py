@@ -209,14 +209,19 @@ def openai_view(body):
         if typ in ("function_call", "reasoning", "local_shell_call", "custom_tool_call"):
             break
         trailing.insert(0, it)
+    # As for Claude: a prompt after the last tool output (a cancelled approval, then a new
+    # message) makes this a new user message.
     texts, tool_result, ids = [], False, []
     for it in trailing:
         typ = it.get("type", "message")
         if typ.endswith("_output"):
             tool_result = True
             ids.append(it.get("call_id"))
+            texts = []
         elif typ == "message" and it.get("role") == "user":
             texts.extend(texts_of(it.get("content")))
+    if tool_result and prompt_texts(texts):
+        tool_result, ids = False, []
     return texts, tool_result, ids
 
 
@@ -226,12 +231,38 @@ def prompt_texts(texts):
     return [t for t in texts if not REMINDER.match(t) and not t.lstrip().startswith(skip)]
 
 
+def codex_meta(body):
+    """Codex's per-request metadata (thread, turn, what the request is for), or {}."""
+    cm = body.get("client_metadata")
+    if not isinstance(cm, dict):
+        return {}
+    meta = {}
+    raw = cm.get("x-codex-turn-metadata")
+    if isinstance(raw, str):
+        try:
+            meta = json.loads(raw)
+        except ValueError:
+            meta = {}
+    if not isinstance(meta, dict):
+        meta = {}
+    for k in ("thread_id", "turn_id", "session_id"):
+        if k not in meta and isinstance(cm.get(k), str):
+            meta[k] = cm[k]
+    return meta
+
+
 def is_codex_title(body):
-    """Codex asks for a thread title in a side request with its own instructions."""
-    instr = body.get("instructions")
-    if isinstance(instr, str) and re.search(r"\btitle\b", instr[:2000], re.I) and not body.get("tools"):
+    """Codex 0.163 asks for a thread title in a side request: thread_source
+    "thread_title", a JSON schema output {"title": ...}, no tools."""
+    if codex_meta(body).get("thread_source") == "thread_title":
         return True
-    return False
+    fmt = body.get("text", {}).get("format") if isinstance(body.get("text"), dict) else None
+    if isinstance(fmt, dict):
+        props = fmt.get("schema", {}).get("properties") if isinstance(fmt.get("schema"), dict) else None
+        if isinstance(props, dict) and "title" in props:
+            return True
+    texts, _, _ = openai_view(body)
+    return not body.get("tools") and any("task title" in t for t in texts)
 
 
 def is_claude_side(body):
@@ -365,7 +396,7 @@ class Handler(BaseHTTPRequestHandler):
         prompts = prompt_texts(texts)
         last = prompts[-1] if prompts else (texts[-1] if texts else "")
         if side:
-            turn, kind = {"text": "Fake title" if api == "openai" else "ok"}, "side"
+            turn, kind = {"text": '{"title":"Fake title"}' if api == "openai" else "ok"}, "side"
         elif tool_result:
             with st.lock:
                 final = next((st.pending_final.pop(i) for i in ids if i in st.pending_final), None)
@@ -388,6 +419,11 @@ class Handler(BaseHTTPRequestHandler):
             "stream": bool(body.get("stream")),
             "model": body.get("model"),
         }
+        if api == "openai":
+            meta = codex_meta(body)
+            for k in ("thread_id", "turn_id", "thread_source"):
+                if meta.get(k):
+                    entry[k] = meta[k]
         if "text" in turn:
             entry["reply"] = turn.get("text")
         if turn.get("tool"):
@@ -491,6 +527,10 @@ class Handler(BaseHTTPRequestHandler):
         rid = st.next_id("resp")
         self.start_sse()
         self.event("response.created", {"type": "response.created", "response": {"id": rid}})
+        # Codex 0.163 shows "Working (Ns • esc to interrupt)" only until the first output
+        # text arrives, so the hold comes before any output item.
+        if delay:
+            self.hold(delay, "openai")
         out = 0
         pieces = chunks(text) if text else []
         if pieces:
@@ -501,17 +541,13 @@ class Handler(BaseHTTPRequestHandler):
             for i, p in enumerate(pieces):
                 self.event("response.output_text.delta", {"type": "response.output_text.delta", "item_id": mid,
                                                           "output_index": out, "content_index": 0, "delta": p})
-                if i == 0 and delay:
-                    self.hold(delay, "openai")
-                elif cdelay:
+                if cdelay:
                     STOP.wait(cdelay)
             done = dict(item, content=[{"type": "output_text", "text": text, "annotations": []}])
             self.event("response.output_item.done", {"type": "response.output_item.done",
                                                      "output_index": out, "item": done})
             out += 1
         if tool:
-            if not pieces and delay:
-                self.hold(delay, "openai")
             cid = st.next_id("call")
             with st.lock:
                 st.pending_final[cid] = turn.get("final", "done")
