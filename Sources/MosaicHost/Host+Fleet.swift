@@ -275,6 +275,38 @@ extension Runtime {
         }
       ),
       (
+        "heartbeat_hook",
+        { call throws(LuaCallError) in
+          // heartbeat_hook(name, event, pid) -> the heartbeat written | nil, err
+          // `event` is the JSON a runtime's hook got on stdin (a table).
+          let name = try call.string(1)
+          guard HeartbeatStore.isValidAgentName(name) else {
+            throw .argument(1, "invalid agent name '\(name)'")
+          }
+          guard let event = HookEvent.parse(try call.json(2)) else {
+            throw .argument(2, "a hook event with hook_event_name expected")
+          }
+          let pid = try call.optInteger(3) ?? Int64(getppid())
+          guard let pid32 = Int32(exactly: pid), pid32 > 0 else {
+            throw .argument(3, "a process id expected (1 to \(Int32.max))")
+          }
+          let store = HeartbeatStore(runDir: paths.run)
+          var written: Heartbeat?
+          if let failure = catching({ () throws(HeartbeatError) in
+            try store.ensureRunDir()
+            try store.update(agent: name) { current in
+              let hb = event.apply(to: current, now: Clock.now(), pid: pid32)
+              written = hb
+              return hb
+            }
+          }) {
+            return call.fail(failure.message)
+          }
+          call.push(written.map { JSONValue.string($0.render()) } ?? .null)
+          return 1
+        }
+      ),
+      (
         "heartbeat_respond",
         { call throws(LuaCallError) in
           // heartbeat_respond(name, interval, pid|nil, argv|nil) -> exit status (blocks)

@@ -68,8 +68,10 @@ public struct ActivityReader {
           waitingFor: s.waitingFor ?? (s.state == .waiting ? onScreen?.waitingFor : nil),
           since: s.updatedAt, source: "agent")
       case .none:
-        // Claude writes its status once it is past its start-up dialogs.
-        return Activity(state: .starting, waitingFor: onScreen?.waitingFor, source: "agent")
+        // Claude writes its status once it is past its start-up dialogs: a dialog on
+        // screen needs a human (trust, API key); otherwise it is still starting.
+        if let s = onScreen, s.state == .waiting { return s }
+        return Activity(state: .starting, source: "agent")
       case .unreadable:
         break
       }

@@ -415,7 +415,7 @@ private final class SendRun {
       nonce = n
     }
     result.bytes = message.count
-    ackBefore = nonce == nil ? nil : HeartbeatStore(runDir: options.runDir).load(agent: name)
+    ackBefore = HeartbeatStore(runDir: options.runDir).load(agent: name)
     ev.append(("nonce", .from(nonce)))
     ev.append(("ack_before", .from(ackBefore?.ack)))
     before = look()
@@ -512,6 +512,8 @@ private final class SendRun {
   }
 
   var queuedBefore = false
+  /// The message's digest as the runtime's hooks write it into `ack=` (`HookEvent`).
+  var digest: String { HookEvent.promptDigest(message) }
   var reader: ActivityReader { ActivityReader(procRoot: procRoot, matcher: sender.matcher) }
 
   /// `accepted` (basis `record`) when the agent's transcript holds the message as a prompt
@@ -570,10 +572,19 @@ private final class SendRun {
       let stopped = ProcPlane.hasStoppedProcessInForeground(
         ofPanePid: panePid, procRoot: procRoot)
       var acked = false
-      if let nonce, let hb = store.load(agent: name) {
+      if let hb = store.load(agent: name) {
         ackAfter = hb.ack
-        let fresh = ackBefore.map { $0.ack != nonce || hb.ts > $0.ts } ?? true
-        acked = hb.ack == nonce && fresh
+        // The message's nonce, or (written by the runtime's hooks) its digest.
+        let expected = [nonce, hb.value(forKey: "hook") != nil ? digest : nil].compactMap { $0 }
+        if let ack = hb.ack, expected.contains(ack) {
+          let fresh = ackBefore.map { $0.ack != ack || hb.ts > $0.ts } ?? true
+          acked = fresh
+          if fresh, hb.value(forKey: "hook") != nil {
+            result.verdict = .accepted
+            result.basis = "record"
+            break
+          }
+        }
       }
       let o = SendObservation(
         t: Clock.monotonic() - enterAt, screen: screen, unread: unread, stopped: stopped,

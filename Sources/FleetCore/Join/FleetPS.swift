@@ -424,6 +424,7 @@ func commandName(_ p: ProcessSnapshot) -> String {
 /// found among, shallowest first.
 func processJSON(_ p: ProcessSnapshot, group: ForegroundGroup?) -> JSONValue {
   guard case .object(var pairs) = p.jsonValue else { return p.jsonValue }
+  pairs.append(("cwd", .from(ProcPlane.cwd(of: p.pid))))
   pairs.append(("members", .array((group?.members ?? []).map { $0.process.jsonValue })))
   return .object(pairs)
 }

@@ -148,6 +148,14 @@ public enum ProcPlane {
     return groups
   }
 
+  /// The working directory of `pid` (`/proc/<pid>/cwd`), or nil when it cannot be read.
+  public static func cwd(of pid: Int32, procRoot: String = "/proc") -> String? {
+    var buf = [CChar](repeating: 0, count: 4097)
+    let n = readlink("\(procRoot)/\(pid)/cwd", &buf, 4096)
+    guard n > 0 else { return nil }
+    return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+  }
+
   /// Every pid under `procRoot`, ascending.
   public static func pids(procRoot: String = "/proc") -> [Int32] {
     guard let dir = opendir(procRoot) else { return [] }

@@ -1,0 +1,85 @@
+--- Wire Claude Code's and Codex's hooks to the agents' heartbeats
+local cli = require "mosaic.cli"
+local hooks = require "mosaic.hooks"
+
+local parser = cli.parser("mosaic hooks install",
+  "Configures each named agent's runtime so that its own events update the agent's\n" ..
+  "heartbeat (SPEC 2.11): Claude Code's $HOME/.claude/settings.json hooks, Codex's\n" ..
+  "$CODEX_HOME/hooks.json. The home is read from the running program's environment, so\n" ..
+  "the agent must be running. Idempotent; keeps every hook of the operator's own; says\n" ..
+  "what it changed. A Claude re-reads its settings at once; a Codex shows 'Hooks need\n" ..
+  "review' at its next start until the hooks are trusted (see 'mosaic doctor').",
+  "Agents sharing one home share one hook, and each event is attributed to its agent by\n" ..
+  "MOSAIC_AGENT, the pane ($TMUX_PANE) for claude, or the working directory for codex.\n\n" ..
+  "Exit status: 0 all wired, 1 some agent could not be wired, 64 usage.")
+parser:argument("agents", "Agents to wire (default with --all: every claude and codex agent)."):args("*")
+parser:flag("--all", "Every claude and codex agent of the roster.")
+parser:flag("--dry-run", "Say what would change; change nothing.")
+parser:option("--roster", "Roster file (default $MOSAIC_ROSTER or <config>/fleet/roster.lua).")
+parser:option("--socket", "tmux socket name (default: the roster's, else mosaic-factory).")
+local opts = cli.parse(parser, { ... })
+if #opts.agents == 0 and not opts.all then
+  cli.usage_error(parser, "name the agents to wire, or --all")
+end
+
+local snapshot, err = fleet.ps({ roster = opts.roster, socket = opts.socket })
+if not snapshot then
+  mosaic.die("hooks install: " .. err)
+end
+local rows, wanted = {}, {}
+for _, name in ipairs(opts.agents) do
+  wanted[name] = true
+end
+local function unrostered(row)
+  for _, f in ipairs(row.flags) do
+    if f == "unrostered" then
+      return true
+    end
+  end
+  return false
+end
+for _, row in ipairs(snapshot.agents) do
+  if (opts.all and (row.runtime == "claude" or row.runtime == "codex") and not unrostered(row))
+    or wanted[row.name] then
+    rows[#rows + 1] = row
+    wanted[row.name] = nil
+  end
+end
+local status = 0
+for name in pairs(wanted) do
+  io.stderr:write(("mosaic: hooks install: %s: no such agent\n"):format(name))
+  status = 1
+end
+
+-- Which agents share each home (their hooks cannot name one agent).
+local targets, by_file = {}, {}
+for _, row in ipairs(rows) do
+  local t, why = hooks.target(row)
+  if t then
+    targets[row.name] = t
+    by_file[t.file] = (by_file[t.file] or 0) + 1
+  else
+    io.stderr:write(("mosaic: hooks install: %s: %s\n"):format(row.name, why))
+    status = 1
+  end
+end
+local done = {}
+for _, row in ipairs(rows) do
+  local t = targets[row.name]
+  if t and not done[t.file] then
+    done[t.file] = true
+    local shared = by_file[t.file] > 1
+    local command = hooks.command(t.runtime, not shared and row.name or nil, opts)
+    local changes, why = hooks.wire(t, command, opts.dry_run)
+    if not changes then
+      io.stderr:write(("mosaic: hooks install: %s: %s\n"):format(row.name, why))
+      status = 1
+    elseif #changes == 0 then
+      print(("%s: %s already wired (%s)"):format(row.name, t.file, shared and "shared home" or "own home"))
+    else
+      print(("%s: %s %s: %s"):format(row.name, opts.dry_run and "would wire" or "wired", t.file,
+        table.concat(changes, ", ")))
+    end
+  end
+end
+return status
