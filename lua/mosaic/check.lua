@@ -20,6 +20,12 @@
 --                                SPEC's lists: an operator may have pressed Ctrl-Z on
 --                                purpose, and a really frozen agent goes stale (CRITICAL)
 --   WARNING   probe-unanswered   with --probe: no answer within the probe timeout
+--   WARNING   waiting            activity `waiting` (a permission, approval, trust or key
+--                                dialog needs a human) for longer than `waiting` seconds
+--                                (default 600), counted from activity.since; a wait whose
+--                                start no source tells (screen only) is counted in the
+--                                perfdata but not warned about (`mosaic hooks install`
+--                                gives Codex agents the time)
 --   (none)    leased             an operator holds it through `agent attach`: on purpose
 -- Per unrostered session on the fleet's socket (left out by --tenant and --agent, unless
 -- named): WARNING unrostered.
@@ -55,7 +61,7 @@ M.CODES = {
   ["pane-dead"] = "CRITICAL", ["pane-absent"] = "CRITICAL", ["unit-inactive"] = "CRITICAL",
   ["heartbeat-stale"] = "CRITICAL",
   drift = "WARNING", ["boot-enable"] = "WARNING", ["heartbeat-unknown"] = "WARNING",
-  stopped = "WARNING", ["probe-unanswered"] = "WARNING", unrostered = "WARNING",
+  stopped = "WARNING", ["probe-unanswered"] = "WARNING", unrostered = "WARNING", waiting = "WARNING",
   ["linger-disabled"] = "WARNING", ["tmux-too-old"] = "WARNING",
   ["tmux-unreadable"] = "UNKNOWN", ["user-manager-unreachable"] = "UNKNOWN",
   ["run-dir-unsafe"] = "UNKNOWN",
@@ -66,7 +72,7 @@ local ACTIVE = { active = true, reloading = true }
 
 --- The perfdata labels, in the order they are printed.
 M.PERFDATA = { "agents", "healthy", "stale", "heartbeat_unknown", "dead", "absent", "inactive", "drift",
-  "boot_enable", "stopped", "leased", "unrostered", "remote" }
+  "boot_enable", "stopped", "leased", "waiting", "unrostered", "remote" }
 
 -- A JSON object whose keys encode in this order (nil values as null).
 local function ordered(keys, values)
@@ -155,6 +161,14 @@ local function judge_agent(row, ctx, out)
       out[#out + 1] = problem("WARNING", "stopped", row, nil, "the pane's foreground process is stopped")
     end
   end
+  local act = row.activity or {}
+  if act.state == "waiting" then
+    local since = render.epoch(act.since)
+    if since and ctx.now and ctx.now - since > ctx.waiting then
+      out[#out + 1] = problem("WARNING", "waiting", row, nil, ("waiting for %s for %s (over %s)"):format(
+        act.waiting_for or "a human", render.duration(ctx.now - since), render.duration(ctx.waiting)))
+    end
+  end
   if ctx.probed and hb.probe_answered == false then
     out[#out + 1] = problem("WARNING", "probe-unanswered", row, nil, "did not answer a probe")
   end
@@ -191,6 +205,8 @@ local function count(perf, row, ctx)
       perf.stopped = perf.stopped + 1
     elseif f == "leased" then
       perf.leased = perf.leased + 1
+    elseif f == "waiting" then
+      perf.waiting = perf.waiting + 1
     end
   end
 end
@@ -247,7 +263,8 @@ function M.evaluate(snapshot, opts)
   opts = opts or {}
   local ignore = opts.ignore or {}
   local host = snapshot.host
-  local ctx = { socket = snapshot.socket, probed = false }
+  local ctx = { socket = snapshot.socket, probed = false, now = render.epoch(snapshot.generated_at),
+    waiting = opts.waiting or 600 }
   for _, w in ipairs(snapshot.warnings or {}) do
     if w.code == "tmux-server-absent" then
       ctx.server_absent = true

@@ -12,7 +12,8 @@ local parser = cli.parser("mosaic fleet check",
   "  MOSAIC FLEET <STATE> - <summary> | <perfdata>\n" ..
   "then one line per problem, worst first (\"CRITICAL: coder-2: pane dead\").\n" ..
   "CRITICAL: a pane dead or absent, a unit not active, a stale heartbeat. WARNING: drift, a\n" ..
-  "boot-enable gap, an unknown heartbeat, a stopped process, unrostered sessions, lingering\n" ..
+  "boot-enable gap, an unknown heartbeat, a stopped process, an agent waiting for a human\n" ..
+  "longer than --waiting S, unrostered sessions, lingering\n" ..
   "disabled, tmux older than 3.2. UNKNOWN: the check could not run or could not see a plane\n" ..
   "(bad roster, timeout, tmux or the user manager unreadable, another run still going).",
   "Exit status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also for bad arguments).\n" ..
@@ -33,6 +34,8 @@ parser:option("--agent", "Only this agent (repeatable).")
 parser:option("--ignore", "Leave problems with this code out of the verdict (repeatable).")
   :count("*"):argname("CODE")
 parser:option("--timeout", "Answer UNKNOWN after S seconds, before a scheduler kills the check.", "30")
+  :argname("S")
+parser:option("--waiting", "Warn about an agent waiting for a human longer than S seconds.", "600")
   :argname("S")
 parser:option("--roster", "Roster file (default $MOSAIC_ROSTER or <config>/fleet/roster.lua).")
 parser:option("--socket", "tmux socket name (default: the roster's, else mosaic-factory).")
@@ -69,6 +72,10 @@ end
 local timeout = tonumber(opts.timeout)
 if not timeout or timeout <= 0 or timeout ~= timeout or timeout == math.huge then
   return usage(("--timeout must be a positive number, got '%s'"):format(opts.timeout))
+end
+local waiting = tonumber(opts.waiting)
+if not waiting or waiting < 0 or waiting ~= waiting or waiting == math.huge then
+  return usage(("--waiting must be a number of seconds (0 or more), got '%s'"):format(opts.waiting))
 end
 local ignore = {}
 for _, code in ipairs(opts.ignore) do
@@ -110,6 +117,7 @@ if not snapshot then
   end
   return finish(check.unknown(why, code))
 end
-local verdict = check.evaluate(snapshot, { agents = opts.agent, ignore = ignore, tenant = opts.tenant })
+local verdict = check.evaluate(snapshot, { agents = opts.agent, ignore = ignore, tenant = opts.tenant,
+  waiting = waiting })
 lock:release()
 return finish(verdict)
