@@ -46,8 +46,6 @@ case $port in '' | *[!0-9]*) die "--port: must be a port number, not '$port'" ;;
 [ "$port" -ge 1 ] && [ "$port" -le 65535 ] || die "--port: must be 1..65535, not '$port'"
 [ -d "$project" ] || die "--project: $project: not a directory"
 [ -z "$hooks" ] || [ -r "$hooks" ] || die "--hooks-json: $hooks: cannot read"
-mkdir -p "$home" || die "--home: cannot create $home"
-home=$(cd "$home" && pwd -P)
 project=$(cd "$project" && pwd -P)
 
 here=$(cd "$(dirname "$0")" && pwd -P)
@@ -58,6 +56,7 @@ exec python3 - "$runtime" "$home" "$project" "$port" "$trust" "$keyok" "$hooks" 
 import json, os, sys
 runtime, home, project, port, trust, keyok, hooks, akey = sys.argv[1:]
 trust, keyok = trust == "1", keyok == "1"
+home = os.path.abspath(home)
 
 def write(path, text):
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -77,6 +76,13 @@ if hooks:
     if not isinstance(hooks_obj, dict) or not isinstance(hooks_obj.get("hooks"), dict):
         print('agent-home.sh: --hooks-json: %s: must be {"hooks": {...}}' % hooks, file=sys.stderr)
         sys.exit(2)
+
+try:
+    os.makedirs(home, exist_ok=True)
+    home = os.path.realpath(home)
+except OSError as e:
+    print("agent-home.sh: --home: cannot create %s: %s" % (home, e.strerror), file=sys.stderr)
+    sys.exit(2)
 
 if runtime == "claude":
     cfg = {
