@@ -33,7 +33,8 @@ let package = Package(
     .plugin(name: "EmbedLua", capability: .buildTool(), dependencies: ["EmbedLuaTool"]),
     .testTarget(name: "LuaBridgeTests", dependencies: ["LuaBridge", "MosaicSupport"]),
     .testTarget(name: "FleetCoreTests", dependencies: ["FleetCore", "MosaicSupport"]),
-    .testTarget(name: "MosaicTests", dependencies: ["MosaicHost", "MosaicSupport"]),
+    .testTarget(
+      name: "MosaicTests", dependencies: ["MosaicHost", "MosaicSupport", "FleetCore", "LuaBridge"]),
     .testTarget(
       name: "IntegrationTests", dependencies: ["FleetCore", "MosaicSupport"],
       exclude: ["Fixtures"]),

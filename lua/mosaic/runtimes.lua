@@ -37,7 +37,7 @@ M.claude = {
 }
 
 M.codex = {
-  prompt = "^[│|]?%s*›",
+  prompt = "^›",
   screen = {
     { find = "Would you like to run the following command%?", state = "waiting", waiting_for = "approval prompt" },
     { find = "Would you like to make the following edits%?", state = "waiting", waiting_for = "approval prompt" },
@@ -47,7 +47,7 @@ M.codex = {
     { find = "Do you trust the contents of this directory", state = "waiting", waiting_for = "folder trust dialog" },
     { find = "esc to interrupt", state = "working" },
   },
-  queued = { "Messages to be submitted after next tool call" },
+  queued = { "Queued follow%-up inputs", "Messages to be submitted after next tool call" },
   paste_markers = { "%[Pasted Content %d+ chars%]" },
   command_prefixes = { "!", "/" },
 }

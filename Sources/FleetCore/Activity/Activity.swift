@@ -149,10 +149,14 @@ public enum ClaudeRecord {
     switch Files.readTrusted(path, limit: 64 * 1024) {
     case .failure(.missing): return .none
     case .failure: return .unreadable
-    case .success(let bytes):
-      guard let doc = try? JSONCodec.decode(bytes), let s = parse(doc) else { return .unreadable }
-      return .status(s)
+    case .success(let bytes): return lookup(bytes: bytes)
     }
+  }
+
+  /// A status file's contents.
+  public static func lookup(bytes: [UInt8]) -> Lookup {
+    guard let doc = try? JSONCodec.decode(bytes), let s = parse(doc) else { return .unreadable }
+    return .status(s)
   }
 
   static func parse(_ doc: JSONValue) -> Status? {

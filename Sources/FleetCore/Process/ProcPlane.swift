@@ -73,8 +73,8 @@ public enum ProcPlane {
   }
 
   /// Most members `foregroundGroup` follows, and how deep: a launcher chain is short.
-  static let memberLimit = 32
-  static let depthLimit = 8
+  public static let memberLimit = 32
+  public static let depthLimit = 8
 
   /// The pane's foreground process group as it descends from the pane process (SPEC 2.4):
   /// an agent launched through `sh -c 'cd D && claude'`, `bash -c`, `env`, a wrapper script
