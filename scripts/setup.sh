@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   pkg-config liblua5.4-dev lua5.4 lua-argparse lua-check libedit-dev
-  tmux procps hyperfine prometheus prometheus-node-exporter python3 curl
+  tmux procps hyperfine prometheus prometheus-node-exporter python3 python3-pip unzip curl
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -8,7 +8,9 @@ import XCTest
 final class ActivityTests: XCTestCase {
   private var proc: FakeProc!
   static let samples = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("IntegrationTests/Fixtures/real-agents/samples")
+    .deletingLastPathComponent().appendingPathComponent(
+      "IntegrationTests/Fixtures/real-agents/samples"
+    )
     .path
 
   override func setUpWithError() throws { proc = try FakeProc() }
@@ -27,13 +29,16 @@ final class ActivityTests: XCTestCase {
 
   /// `sh -c 'cd ~/proj && claude'`: the shell leads the group, claude is a member.
   func testAgentUnderShellLauncher() throws {
-    try proc.add(pid: 100, comm: "sh", pgrp: 100, tpgid: 100, argv: ["sh", "-c", "cd /p && claude"])
+    try proc.add(
+      pid: 100, comm: "sh", pgrp: 100, tpgid: 100, argv: ["sh", "-c", "cd /p && claude"])
     try proc.add(pid: 101, comm: "claude", ppid: 100, pgrp: 100, argv: ["/opt/claude", "--x"])
     // A tool the agent runs, in a session of its own: never a member.
-    try proc.add(pid: 102, comm: "bash", ppid: 101, pgrp: 102, session: 102, argv: ["bash", "-c", "ls"])
+    try proc.add(
+      pid: 102, comm: "bash", ppid: 101, pgrp: 102, session: 102, argv: ["bash", "-c", "ls"])
     try children(100, [101])
     try children(101, [102])
-    let g = try XCTUnwrap(ProcPlane.foregroundGroup(ofPanePid: 100, paneTTY: nil, procRoot: proc.root))
+    let g = try XCTUnwrap(
+      ProcPlane.foregroundGroup(ofPanePid: 100, paneTTY: nil, procRoot: proc.root))
     XCTAssertEqual(g.leader.pid, 100)
     XCTAssertEqual(g.members.map(\.process.pid), [100, 101])
     let found = g.agentProcess(isClaude)
@@ -49,7 +54,8 @@ final class ActivityTests: XCTestCase {
     try proc.add(pid: 201, comm: "codex", ppid: 200, pgrp: 201, argv: ["codex", "-C", "/p"])
     try proc.add(pid: 203, comm: "sleep", ppid: 200, pgrp: 203, argv: ["sleep", "9"])  // a bg job
     try children(200, [201, 203])
-    let g = try XCTUnwrap(ProcPlane.foregroundGroup(ofPanePid: 200, paneTTY: nil, procRoot: proc.root))
+    let g = try XCTUnwrap(
+      ProcPlane.foregroundGroup(ofPanePid: 200, paneTTY: nil, procRoot: proc.root))
     XCTAssertEqual(g.leader.pid, 201)
     XCTAssertEqual(g.members.map(\.process.pid), [201])
     let codex = g.agentProcess {
@@ -69,7 +75,8 @@ final class ActivityTests: XCTestCase {
     try proc.add(pid: 302, comm: "claude", state: "T", ppid: 301, pgrp: 300, argv: ["claude"])
     try children(300, [301])
     try children(301, [302])
-    let g = try XCTUnwrap(ProcPlane.foregroundGroup(ofPanePid: 300, paneTTY: nil, procRoot: proc.root))
+    let g = try XCTUnwrap(
+      ProcPlane.foregroundGroup(ofPanePid: 300, paneTTY: nil, procRoot: proc.root))
     XCTAssertEqual(g.agentProcess(isClaude).process.pid, 302)
     XCTAssertTrue(g.stopped)
     XCTAssertEqual(g.stoppedMember?.pid, 302)
@@ -79,7 +86,8 @@ final class ActivityTests: XCTestCase {
     try proc.add(pid: 400, comm: "sh", pgrp: 400, tpgid: 400, argv: ["sh", "-c", "x"])
     try proc.add(pid: 401, comm: "python3", ppid: 400, pgrp: 400, argv: ["python3", "agent.py"])
     try children(400, [401])
-    let g = try XCTUnwrap(ProcPlane.foregroundGroup(ofPanePid: 400, paneTTY: nil, procRoot: proc.root))
+    let g = try XCTUnwrap(
+      ProcPlane.foregroundGroup(ofPanePid: 400, paneTTY: nil, procRoot: proc.root))
     let found = g.agentProcess(isClaude)
     XCTAssertEqual(found.process.pid, 401)
     XCTAssertEqual(found.matched, false)
@@ -94,7 +102,8 @@ final class ActivityTests: XCTestCase {
       kids.append(500 + Int32(i))
     }
     try children(500, kids + [500])
-    let g = try XCTUnwrap(ProcPlane.foregroundGroup(ofPanePid: 500, paneTTY: nil, procRoot: proc.root))
+    let g = try XCTUnwrap(
+      ProcPlane.foregroundGroup(ofPanePid: 500, paneTTY: nil, procRoot: proc.root))
     XCTAssertEqual(g.members.count, ProcPlane.memberLimit)
   }
 
@@ -104,7 +113,8 @@ final class ActivityTests: XCTestCase {
     func event(_ json: String) throws -> HookEvent {
       try XCTUnwrap(HookEvent.parse(try JSONCodec.decode(json)))
     }
-    let prompt = try event(#"{"hook_event_name": "UserPromptSubmit", "prompt": "review [m:abc12]"}"#)
+    let prompt = try event(
+      #"{"hook_event_name": "UserPromptSubmit", "prompt": "review [m:abc12]"}"#)
     var hb = prompt.apply(to: nil, now: 1000, pid: 42)
     XCTAssertEqual(hb.status, "busy")
     XCTAssertEqual(hb.ack, "abc12")
@@ -118,8 +128,10 @@ final class ActivityTests: XCTestCase {
     XCTAssertEqual(hb.value(forKey: "since"), ISO8601.format(1000), "still busy since 1000")
     XCTAssertNotNil(hb.progress)
 
-    hb = try event(#"{"hook_event_name": "Notification", "notification_type": "permission_prompt"}"#)
-      .apply(to: hb, now: 1010, pid: 42)
+    hb = try event(
+      #"{"hook_event_name": "Notification", "notification_type": "permission_prompt"}"#
+    )
+    .apply(to: hb, now: 1010, pid: 42)
     XCTAssertEqual(hb.status, "waiting")
     XCTAssertEqual(hb.value(forKey: "waiting"), "permission_prompt")
     XCTAssertEqual(hb.value(forKey: "since"), ISO8601.format(1010))
@@ -142,17 +154,21 @@ final class ActivityTests: XCTestCase {
   }
 
   func testWaitingIsAHeartbeatStatus() throws {
-    let hb = try HeartbeatParser.parse("ts=2026-11-30T15:00:00Z pid=7 status=waiting hook=Notification")
-      .get()
+    let hb = try HeartbeatParser.parse(
+      "ts=2026-11-30T15:00:00Z pid=7 status=waiting hook=Notification"
+    )
+    .get()
     XCTAssertEqual(hb.status, "waiting")
-    XCTAssertThrowsError(try HeartbeatParser.parse("ts=2026-11-30T15:00:00Z pid=7 status=idle").get())
+    XCTAssertThrowsError(
+      try HeartbeatParser.parse("ts=2026-11-30T15:00:00Z pid=7 status=idle").get())
   }
 
   // MARK: Claude's record (samples captured from Claude Code 2.1.332)
 
   func testClaudeStatusFiles() throws {
     func status(_ name: String) throws -> ActivityState? {
-      let data = try Data(contentsOf: URL(fileURLWithPath: Self.samples + "/claude-session-\(name).json"))
+      let data = try Data(
+        contentsOf: URL(fileURLWithPath: Self.samples + "/claude-session-\(name).json"))
       guard case .status(let s) = ClaudeRecord.lookup(bytes: Array(data)) else { return nil }
       XCTAssertNotNil(s.updatedAt)
       XCTAssertLessThan(s.updatedAt ?? 0, 1e11, "milliseconds became seconds")

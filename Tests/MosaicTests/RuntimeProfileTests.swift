@@ -12,7 +12,9 @@ import XCTest
 /// pattern matcher: every state a fleet operator must tell apart is told apart.
 final class RuntimeProfileTests: XCTestCase {
   static let screens = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-    .deletingLastPathComponent().appendingPathComponent("IntegrationTests/Fixtures/real-agents/screens")
+    .deletingLastPathComponent().appendingPathComponent(
+      "IntegrationTests/Fixtures/real-agents/screens"
+    )
     .path
 
   var profiles: [String: RuntimeProfile] = [:]
@@ -87,7 +89,8 @@ final class RuntimeProfileTests: XCTestCase {
   func testTextProblems() throws {
     let claude = profiles["claude"]
     let plain = AgentSendOptions(runDir: "/nonexistent")
-    func problem(_ text: String, _ o: AgentSendOptions = AgentSendOptions(runDir: "/x")) -> String? {
+    func problem(_ text: String, _ o: AgentSendOptions = AgentSendOptions(runDir: "/x")) -> String?
+    {
       AgentSender.textProblem(Array(text.utf8), profile: claude, options: o)
     }
     XCTAssertNil(problem("review PR 42\nthen the tests\tplease", plain))
@@ -103,7 +106,8 @@ final class RuntimeProfileTests: XCTestCase {
     var command = plain
     command.command = true
     XCTAssertNil(problem("/exit", command))
-    XCTAssertNil(AgentSender.textProblem(Array("!ls".utf8), profile: profiles["stub"], options: plain))
+    XCTAssertNil(
+      AgentSender.textProblem(Array("!ls".utf8), profile: profiles["stub"], options: plain))
     let big = [UInt8](repeating: 0x61, count: AgentSendOptions.maxBytes + 1)
     XCTAssertNotNil(AgentSender.textProblem(big, profile: nil, options: plain))
     XCTAssertNil(

@@ -113,6 +113,8 @@ public struct AgentSender {
   static let draftWaitPlain = 0.25
   /// For runtimes with a profile (real TUIs throttle their drawing).
   static let draftWaitKnown = 3.0
+  /// How long a send waits for a ready runtime to draw its prompt.
+  static let promptDrawWait = 1.5
 
   /// Sends `text` (exactly; empty means Enter alone) to the agent `name` and, with
   /// `options.verify`, classifies the outcome. Never throws: refusals, failures and
@@ -365,7 +367,7 @@ private final class SendRun {
   /// human (a dialog, a permission or approval prompt: Enter would answer it), not
   /// starting, and its prompt on screen. `--force` sends anyway.
   func checkReady() -> Bool {
-    guard let profile, let before else { return true }
+    guard let profile, var screen = before else { return true }
     let reader = ActivityReader(procRoot: procRoot, matcher: sender.matcher)
     let hb = HeartbeatStore(runDir: options.runDir).load(agent: name)
     let healthy =
@@ -373,7 +375,7 @@ private final class SendRun {
       ?? false
     let activity = reader.read(
       profile: profile, process: agentProcess, heartbeat: hb, heartbeatHealthy: healthy,
-      screen: before)
+      screen: screen)
     activityBefore = activity
     ev.append(("activity_before", activity.jsonValue))
     if profile.record == "claude", let p = agentProcess,
@@ -396,9 +398,21 @@ private final class SendRun {
           + " Enter would answer a start-up dialog; nothing was sent (--force sends anyway)")
     default: break
     }
-    if profile.prompt != nil, !reader.atPrompt(before, profile: profile) {
+    // A runtime that has just started or finished a turn may draw its prompt a moment
+    // after its record says so: look again for a little while.
+    let drawDeadline = Clock.monotonic() + AgentSender.promptDrawWait
+    while profile.prompt != nil, !reader.atPrompt(screen, profile: profile),
+      activity.state == .idle || activity.state == .working, Clock.monotonic() < drawDeadline
+    {
+      Clock.sleep(0.05)
+      guard let s = look() else { break }
+      screen = s
+      before = s
+      draft = SendDraft(text: message, before: s)
+    }
+    if profile.prompt != nil, !reader.atPrompt(screen, profile: profile) {
       return refuse(
-        "its input prompt is not on screen (cursor row: \"\(before.cursorRow.prefix(60))\");"
+        "its input prompt is not on screen (cursor row: \"\(screen.cursorRow.prefix(60))\");"
           + " nothing was sent (--force sends anyway)")
     }
     return true

@@ -7,8 +7,9 @@ local parser = cli.parser("mosaic hooks install",
   "heartbeat (SPEC 2.11): Claude Code's $HOME/.claude/settings.json hooks, Codex's\n" ..
   "$CODEX_HOME/hooks.json. The home is read from the running program's environment, so\n" ..
   "the agent must be running. Idempotent; keeps every hook of the operator's own; says\n" ..
-  "what it changed. A Claude re-reads its settings at once; a Codex shows 'Hooks need\n" ..
-  "review' at its next start until the hooks are trusted (see 'mosaic doctor').",
+  "what it changed. Both runtimes read their hooks when they start: restart the agents\n" ..
+  "(systemctl --user restart mosaic-agent@NAME) for the hooks to run. A Codex shows\n" ..
+  "'Hooks need review' at its next start until the hooks are trusted (see 'mosaic doctor').",
   "Agents sharing one home share one hook, and each event is attributed to its agent by\n" ..
   "MOSAIC_AGENT, the pane ($TMUX_PANE) for claude, or the working directory for codex.\n\n" ..
   "Exit status: 0 all wired, 1 some agent could not be wired, 64 usage.")
@@ -77,8 +78,8 @@ for _, row in ipairs(rows) do
     elseif #changes == 0 then
       print(("%s: %s already wired (%s)"):format(row.name, t.file, shared and "shared home" or "own home"))
     else
-      print(("%s: %s %s: %s"):format(row.name, opts.dry_run and "would wire" or "wired", t.file,
-        table.concat(changes, ", ")))
+      print(("%s: %s %s: %s%s"):format(row.name, opts.dry_run and "would wire" or "wired", t.file,
+        table.concat(changes, ", "), opts.dry_run and "" or " (restart the agent for them to run)"))
     end
   end
 end
