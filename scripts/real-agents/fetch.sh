@@ -39,7 +39,7 @@ x86_64) ;;
 *) fail "only x86_64 Linux wheels are pinned (this is $(uname -m))" ;;
 esac
 
-mkdir -p "$CACHE/wheels" || fail "cannot create cache directory $CACHE/wheels"
+mkdir -p "$CACHE/wheels" 2>/dev/null || fail "cannot create cache directory $CACHE/wheels"
 CACHE=$(cd "$CACHE" && pwd -P)
 
 # wheel FILE PKG VER: make sure $CACHE/wheels/FILE exists.
@@ -61,10 +61,12 @@ wheel() {
     mkdir -p "$tmp"
     if ! python3 -m pip download --quiet --no-deps --only-binary=:all: \
         --platform manylinux_2_17_x86_64 --python-version 3.11 \
-        -d "$tmp" "$pkg==$ver" >&2; then
-        rm -rf "$tmp"
-        fail "pip download $pkg==$ver failed (is PyPI reachable?)"
+        -d "$tmp" "$pkg==$ver" >"$tmp.log" 2>&1; then
+        why=$(grep -E 'ERROR|rror' "$tmp.log" | tail -n 1 | cut -c1-200)
+        rm -rf "$tmp" "$tmp.log"
+        fail "pip download $pkg==$ver failed: ${why:-see pip}"
     fi
+    rm -f "$tmp.log"
     [ -s "$tmp/$file" ] || {
         ls "$tmp" >&2
         rm -rf "$tmp"
