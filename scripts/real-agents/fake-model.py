@@ -18,9 +18,14 @@ Steering (JSON over HTTP on the same port):
   GET  /_control/queue     the turns not yet used
   POST /_control/reset     clear queue and log
 With `tool`, Claude gets a `tool_use` of tool Bash {"command": ...} (a permission prompt
-in default permission mode); Codex gets an exec_command function_call, with
-sandbox_permissions "require_escalated" and a justification when needs_approval is true
-(an approval prompt).
+in default permission mode, whatever needs_approval says); Codex gets an exec_command
+function_call, with sandbox_permissions "require_escalated" and a justification when
+needs_approval is true (the default: an approval prompt), else a plain sandboxed call.
+`delay_s` holds the reply: Claude gets its first text chunk first (it shows its spinner
+and "esc to interrupt"); Codex gets only response.created first, because Codex 0.163
+shows "Working (… esc to interrupt)" only until output text arrives.
+With no turn queued the reply is "ok", or "ACK <nonce>" (one line per nonce) for every
+[m:<nonce>] in the new user text.
 
 Requests that do not carry a new user message (tool results, Codex's thread-title
 request, Claude's side requests) never consume a scripted turn.
