@@ -148,8 +148,7 @@ final class FleetPSJoinTests: XCTestCase {
         fields.map(\.0),
         [
           "name", "tenant_id", "host", "runtime", "systemd", "pane", "process", "heartbeat",
-          "lease",
-          "drift", "boot_enable_warning", "flags",
+          "activity", "lease", "drift", "boot_enable_warning", "flags",
         ])
       XCTAssertEqual(row["host"], .string("vm1"))
     }
@@ -169,6 +168,12 @@ final class FleetPSJoinTests: XCTestCase {
     XCTAssertEqual(a["boot_enable_warning"], .bool(false))
     XCTAssertEqual(a["flags"], .array([]))
     XCTAssertEqual(a["lease"], .null)
+    // No runtime profiles given: activity unknown, every key present.
+    XCTAssertEqual(
+      a["activity"],
+      .object([
+        ("state", .string("unknown")), ("waiting_for", .null), ("since", .null), ("source", .null),
+      ]))
 
     XCTAssertEqual(b["pane"]?["state"], .string("dead"))
     XCTAssertEqual(b["process"], .null, "a dead pane's old pid is not looked up")

@@ -420,7 +420,9 @@ final class AgentSendTests: XCTestCase {
     let fileBytes: [UInt8] =
       Array("line one;\nline two \\;\n".utf8) + [0xFF, 0xFE] + Array(0...255)
     _ = FileManager.default.createFile(atPath: file, contents: Data(fileBytes))
-    let f = try send(["logger", "--file", file])
+    let refused = try send(["logger", "--file", file])
+    XCTAssertEqual(refused.status, 3, "control bytes need --raw (SPEC 2.7)")
+    let f = try send(["logger", "--raw", "--file", file])
     XCTAssertEqual(f.status, 0, f.stderr)
     XCTAssertEqual(f.json["bytes"] as? Int, fileBytes.count)
     expected += fileBytes + [0x0D]
@@ -430,7 +432,7 @@ final class AgentSendTests: XCTestCase {
     let big = (0..<(100 * 1024)).map { i -> UInt8 in
       i % 97 == 96 ? 0x0A : UInt8.random(in: 0...255, using: &rng)
     }
-    let s = try send(["logger", "-"], stdin: big)
+    let s = try send(["logger", "--raw", "-"], stdin: big)
     XCTAssertEqual(s.status, 0, s.stderr)
     XCTAssertEqual(s.json["bytes"] as? Int, big.count)
     expected += big + [0x0D]

@@ -209,15 +209,17 @@ local function runtime_pid()
 end
 
 --- attribute(runtime, event, opts) -> agent name | nil, why
--- Which agent an event belongs to: --agent when the home has one agent; else MOSAIC_AGENT
--- in the hook's environment; for codex (whose shared app-server daemon runs every agent's
--- hooks with one agent's environment) the agent whose program works in the event's `cwd`;
--- for claude the pane in $TMUX_PANE (a hook runs under its own claude, in its pane).
+-- Which agent an event belongs to: --agent when the home has one agent; for codex (whose
+-- shared app-server daemon runs every agent's hooks with the first agent's environment)
+-- the agent whose program works in the event's `cwd`; for claude MOSAIC_AGENT, else the
+-- pane in $TMUX_PANE (a hook runs under its own claude, in its pane, with its environment).
 function M.attribute(runtime, event, opts)
   if opts.agent then
     return opts.agent
   end
-  local named = os.getenv("MOSAIC_AGENT")
+  -- Codex's daemon gives every agent's hooks the first agent's environment: only the
+  -- event itself can be trusted there.
+  local named = runtime ~= "codex" and os.getenv("MOSAIC_AGENT")
   if named and named ~= "" then
     return named
   end

@@ -17,6 +17,8 @@
 --   paste_markers    patterns of what the input shows for a large paste instead of its text
 --   command_prefixes leading text the runtime runs as a command, refused by agent send
 --                    unless --command
+--   ready            patterns of which one must be on screen before a prompt counts as
+--                    idle (else the agent is still starting)
 local M = {}
 
 M.claude = {
@@ -30,6 +32,8 @@ M.claude = {
     { find = "trust this folder", state = "waiting", waiting_for = "folder trust dialog" },
     { find = "Do you trust the files in this folder", state = "waiting", waiting_for = "folder trust dialog" },
     { find = "esc to interrupt", state = "working" },
+    -- the spinner line, which stays when a draft in the input hides the footer's hint
+    { find = "…%s%(%d+%a* · ", state = "working" },
   },
   queued = { "⎿%s+Queued · ", "Press up to edit queued messages" },
   paste_markers = { "%[Pasted text #%d+" },
@@ -38,6 +42,9 @@ M.claude = {
 
 M.codex = {
   prompt = "^›",
+  -- Codex draws its composer about 0.6 s after start but is ready (and past its trust and
+  -- hooks-review dialogs, which pop up later) only once the footer names model and folder.
+  ready = { "^  %S+ %S+ · [~/]" },
   screen = {
     { find = "Would you like to run the following command%?", state = "waiting", waiting_for = "approval prompt" },
     { find = "Would you like to make the following edits%?", state = "waiting", waiting_for = "approval prompt" },

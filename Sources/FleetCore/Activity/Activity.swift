@@ -101,7 +101,14 @@ public struct ActivityReader {
     for rule in profile.screen where screen.rows.contains(where: { matcher($0, rule.find) }) {
       return Activity(state: rule.state, waitingFor: rule.waitingFor, source: "screen")
     }
-    if atPrompt(screen, profile: profile) { return Activity(state: .idle, source: "screen") }
+    if atPrompt(screen, profile: profile) {
+      let ready =
+        profile.ready.isEmpty
+        || profile.ready.contains { r in
+          screen.rows.contains { matcher($0, r) }
+        }
+      return Activity(state: ready ? .idle : .starting, source: "screen")
+    }
     return nil
   }
 

@@ -35,10 +35,14 @@ public struct RuntimeProfile: Sendable, Equatable {
   /// `~/.claude/sessions/<pid>.json`), `heartbeat` (the runtime writes `status=` into its
   /// heartbeat itself, as the stub does), or nil.
   public var record: String?
+  /// Rows of which one must be on screen before the prompt counts as idle (a runtime that
+  /// draws its input before it is ready); empty: the prompt alone is enough.
+  public var ready: [String]
 
   public init(
     name: String, screen: [ScreenRule] = [], prompt: String? = nil, queued: [String] = [],
-    pasteMarkers: [String] = [], commandPrefixes: [String] = [], record: String? = nil
+    pasteMarkers: [String] = [], commandPrefixes: [String] = [], record: String? = nil,
+    ready: [String] = []
   ) {
     self.name = name
     self.screen = screen
@@ -47,6 +51,7 @@ public struct RuntimeProfile: Sendable, Equatable {
     self.pasteMarkers = pasteMarkers
     self.commandPrefixes = commandPrefixes
     self.record = record
+    self.ready = ready
   }
 
   public struct DecodeError: Error, CustomStringConvertible, Sendable {
@@ -108,6 +113,6 @@ public struct RuntimeProfile: Sendable, Equatable {
     return RuntimeProfile(
       name: name, screen: rules, prompt: try string("prompt"), queued: try strings("queued"),
       pasteMarkers: try strings("paste_markers"), commandPrefixes: try strings("command_prefixes"),
-      record: try string("record"))
+      record: try string("record"), ready: try strings("ready"))
   }
 }
