@@ -45,6 +45,8 @@ parser:option("--roster", "Where to write the roster (default $MOSAIC_ROSTER or 
   :argname("FILE")
 parser:option("--unit-dir", "Where to write the units (default ~/.config/systemd/user).")
   :argname("DIR")
+parser:option("--prefix", "Prefix of the unit names, for a second fleet beside the first.", "mosaic-")
+  :argname("P")
 parser:flag("--force", "Replace files that exist.")
 local opts = cli.parse(parser, { ... })
 
@@ -87,6 +89,13 @@ for _, r in ipairs(opts.runtime) do
 end
 if #agents == 0 then
   add("stub-1", "stub")
+end
+if not opts.prefix:match("^[%w][%w_-]*$") then
+  cli.usage_error(parser, ("invalid unit prefix '%s'"):format(opts.prefix))
+end
+local tmux_unit, agent_template = opts.prefix .. "tmux.service", opts.prefix .. "agent@.service"
+local function agent_unit(name)
+  return opts.prefix .. "agent@" .. name .. ".service"
 end
 if not opts.socket:match("^[%w][%w_.-]*$") then
   cli.usage_error(parser, ("invalid socket name '%s'"):format(opts.socket))
@@ -147,7 +156,7 @@ local roster = {
   "-- docs/guide.md, \"The roster\", or 'man 5 mosaic-roster'. Check it with 'mosaic fleet ps'.",
   "--",
   "-- To add an agent: a line below, a <config>/fleet/agents/<name>.env like the others, then",
-  "--   systemctl --user enable --now mosaic-agent@<name>.service",
+  "--   systemctl --user enable --now " .. opts.prefix .. "agent@<name>.service",
   "return {",
   "  -- tenant = \"default\",          -- the tenant_id of every agent that names none",
   ("  socket = %q,    -- tmux -L name: the fleet's own tmux server"):format(opts.socket),
@@ -158,14 +167,18 @@ local roster = {
   "    -- Optional: tenant, unit (default mosaic-agent@<name>.service), session, heartbeat_interval.",
 }
 for _, a in ipairs(agents) do
-  roster[#roster + 1] = ("    { name = %q, runtime = %q },"):format(a.name, a.runtime)
+  if opts.prefix == "mosaic-" then
+    roster[#roster + 1] = ("    { name = %q, runtime = %q },"):format(a.name, a.runtime)
+  else
+    roster[#roster + 1] = ("    { name = %q, runtime = %q, unit = %q },"):format(a.name, a.runtime, agent_unit(a.name))
+  end
 end
 roster[#roster + 1] = "  },"
 roster[#roster + 1] = "}"
 file(roster_path, tonumber("600", 8), table.concat(roster, "\n") .. "\n")
 
 file(fleet_dir .. "/tmux.conf", tonumber("644", 8), table.concat({
-  "# The fleet's tmux server (mosaic-tmux.service). Written by 'mosaic fleet init'.",
+  "# The fleet's tmux server (" .. tmux_unit .. "). Written by 'mosaic fleet init'.",
   "set -g exit-empty off        # the server outlives its sessions: its unit owns it",
   "set -g remain-on-exit on     # a dead agent's pane stays, so 'fleet ps' shows it dead",
   "set -g history-limit 10000",
@@ -175,8 +188,8 @@ file(fleet_dir .. "/tmux.conf", tonumber("644", 8), table.concat({
 
 for _, a in ipairs(agents) do
   file(env_dir .. "/" .. a.name .. ".env", tonumber("600", 8), table.concat({
-    ("# Agent %s (runtime %s), read by mosaic-agent@%s.service. Written by 'mosaic fleet init'."):format(
-      a.name, a.runtime, a.name),
+    ("# Agent %s (runtime %s), read by %s. Written by 'mosaic fleet init'."):format(
+      a.name, a.runtime, agent_unit(a.name)),
     "# AGENT_COMMAND runs in the agent's tmux pane (split on spaces, no shell); real runtimes run",
     "# under 'mosaic heartbeat NAME --', which beats for them. AGENT_DIR is its working directory.",
     "AGENT_COMMAND=" .. agent_command(a),
@@ -185,7 +198,7 @@ for _, a in ipairs(agents) do
   }, "\n"))
 end
 
-file(unit_dir .. "/mosaic-tmux.service", tonumber("644", 8), table.concat({
+file(unit_dir .. "/" .. tmux_unit, tonumber("644", 8), table.concat({
   "# The mosaic fleet's tmux server. Written by 'mosaic fleet init'.",
   "# A unit of its own, so that the server (and so every agent's pane) never lives in an",
   "# agent unit's cgroup: restarting one agent then cannot kill the others.",
@@ -202,8 +215,8 @@ file(unit_dir .. "/mosaic-tmux.service", tonumber("644", 8), table.concat({
   "",
 }, "\n"))
 
-file(unit_dir .. "/mosaic-agent@.service", tonumber("644", 8), table.concat({
-  "# One mosaic agent: mosaic-agent@<name>.service creates the tmux session <name> on the",
+file(unit_dir .. "/" .. agent_template, tonumber("644", 8), table.concat({
+  "# One mosaic agent: " .. opts.prefix .. "agent@<name>.service creates the tmux session <name> on the",
   "# fleet's socket, running AGENT_COMMAND from <config>/fleet/agents/<name>.env.",
   "# Written by 'mosaic fleet init'.",
   "#",
@@ -211,12 +224,12 @@ file(unit_dir .. "/mosaic-agent@.service", tonumber("644", 8), table.concat({
   "#   stays active (Type=forking would deactivate immediately). So 'unit active' says",
   "#   nothing about the pane: 'mosaic fleet ps' looks at both.",
   "# KillMode=process: the pane's processes belong to the tmux server's unit",
-  "#   (mosaic-tmux.service); stopping this unit ends the session with ExecStop, never by",
+  "#   (" .. tmux_unit .. "); stopping this unit ends the session with ExecStop, never by",
   "#   killing a cgroup.",
   "[Unit]",
   "Description=mosaic fleet agent %i",
-  "Requires=mosaic-tmux.service",
-  "After=mosaic-tmux.service",
+  "Requires=" .. tmux_unit,
+  "After=" .. tmux_unit,
   "",
   "[Service]",
   "Type=oneshot",
@@ -269,9 +282,9 @@ for _, f in ipairs(files) do
   print("wrote " .. f.path)
 end
 
-local units = { "mosaic-tmux.service" }
+local units = { tmux_unit }
 for _, a in ipairs(agents) do
-  units[#units + 1] = "mosaic-agent@" .. a.name .. ".service"
+  units[#units + 1] = agent_unit(a.name)
 end
 print("\nNext:")
 print("  systemctl --user daemon-reload")
