@@ -251,6 +251,8 @@ final class OperatorExperienceTests: BinaryTestCase {
     XCTAssertEqual(try fish("mosaic fleet ps --no-h"), ["--no-headers"])
     XCTAssertEqual(try fish("mosaic fleet ps -o ").sorted(), ["json", "name", "table", "wide"])
     XCTAssertEqual(try fish("mosaic completion z"), ["zsh"])
+    XCTAssertEqual(try fish("mosaic fleet ps --output=j"), ["--output=json"])
+    XCTAssertEqual(try fish("mosaic fleet check --agent=rev"), ["--agent=reviewer"])
     // Descriptions come along (fish shows them beside each candidate).
     let r = try run(
       ["--no-config", "-c", "mosaic completion fish | source; complete -C'mosaic fleet p'"],

@@ -142,6 +142,18 @@ local function complete_parser(parser, words, start)
   if popt and popt._minargs > 0 then
     return values(kind_of_option(popt), cur)
   end
+  -- `--option=VALUE` in one word (zsh and fish keep it whole): complete the value.
+  local inline_name, inline_value = cur:match("^(%-%-[^=]+)=(.*)$")
+  local inline_opt = not dashdash and inline_name and by_alias[inline_name]
+  if inline_opt and inline_opt._maxargs > 0 then
+    local v = values(kind_of_option(inline_opt), inline_value)
+    if type(v) == "table" then
+      for _, c in ipairs(v) do
+        c[1] = inline_name .. "=" .. c[1]
+      end
+    end
+    return v
+  end
   if not dashdash and cur:match("^%-") then
     local list = {}
     for _, opt in ipairs(parser._options) do
