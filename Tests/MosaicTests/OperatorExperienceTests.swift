@@ -346,7 +346,7 @@ final class OperatorExperienceTests: BinaryTestCase {
     let fleet = try run(
       ["-l", out + "/man1/mosaic-fleet.1"], env: ["MANWIDTH": "200"], executable: "/usr/bin/man")
     for option in [
-      "--no-headers", "--probe-timeout", "--ignore", "--unit-dir", "-o, --output FORMAT",
+      "--no-headers", "--probe-timeout", "--ignore", "--unit-dir", "-o, --output FMT",
     ] {
       XCTAssertTrue(fleet.stdout.contains(option), "mosaic-fleet(1) lacks \(option)")
     }

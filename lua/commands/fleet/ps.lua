@@ -14,9 +14,8 @@ local parser = cli.parser("mosaic fleet ps",
   "  mosaic fleet ps -o name | xargs -n1 mosaic agent capture\n" ..
   "  mosaic fleet ps -o json | jq '.agents[] | select(.flags | index(\"stale\")) | .name'")
 parser:argument("agent", "Only these agents (roster names, or unrostered sessions' names)."):args("*")
-parser:option("-o --output", "Output format: table (the default), wide (more columns), json, name (one\n" ..
-  "name a line).")
-  :choices { "table", "wide", "json", "name" }:argname("FORMAT")
+parser:option("-o --output", "table (the default), wide (more columns), json, or name (one a line).")
+  :choices { "table", "wide", "json", "name" }:argname("FMT")
 parser:flag("--json", "Print one JSON object (schema mosaic.fleet.ps/v1); the same as -o json.")
 parser:flag("--no-headers", "No header line in the table (table and wide).")
 parser:flag("--probe", "Probe every agent's heartbeat responder before reading heartbeats.")
