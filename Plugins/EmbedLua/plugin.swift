@@ -21,13 +21,22 @@ struct EmbedLua: BuildToolPlugin {
         if isDirectory || url.pathExtension == "lua" { inputs.append(url) }
       }
     }
+    // The docs too (docs/**.md, keyed "docs/<path>"), for the REPL's help() and man pages.
+    let docsDir = context.package.directoryURL.appending(path: "docs")
+    inputs.append(docsDir)
+    if let walker = FileManager.default.enumerator(at: docsDir, includingPropertiesForKeys: keys) {
+      for case let url as URL in walker {
+        let isDirectory = (try? url.resourceValues(forKeys: Set(keys)).isDirectory) ?? false
+        if isDirectory || url.pathExtension == "md" { inputs.append(url) }
+      }
+    }
     inputs.sort { $0.path < $1.path }
     let output = context.pluginWorkDirectoryURL.appending(path: "EmbeddedLua.swift")
     return [
       .buildCommand(
         displayName: "Embedding Lua files from lua/",
         executable: try context.tool(named: "EmbedLuaTool").url,
-        arguments: [luaDir.path, output.path],
+        arguments: [luaDir.path, output.path, docsDir.path],
         inputFiles: inputs,
         outputFiles: [output])
     ]

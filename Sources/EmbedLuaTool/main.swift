@@ -1,5 +1,7 @@
-// Build tool: writes a Swift file holding every .lua file under ROOT as string literals.
-// Usage: EmbedLuaTool <lua root> <output.swift>
+// Build tool: writes a Swift file holding every .lua file under ROOT as string literals,
+// and every .md file under DOCS (keyed `docs/<path>`: the REPL's help() and the man pages
+// read the same docs as the reader of the repository).
+// Usage: EmbedLuaTool <lua root> <output.swift> [<docs dir>]
 import Foundation
 
 let args = CommandLine.arguments
@@ -37,10 +39,25 @@ if let walker = FileManager.default.enumerator(atPath: root) {
     paths.append(root + "/" + rel)
   }
 }
+var entries: [(key: String, full: String)] = []
 for path in paths.sorted() {
   let full = URL(fileURLWithPath: path).standardizedFileURL.path
   guard full.hasPrefix(root + "/") else { continue }
-  let rel = String(full.dropFirst(root.count + 1))
+  entries.append((String(full.dropFirst(root.count + 1)), full))
+}
+if args.count >= 4 {
+  let docs = URL(fileURLWithPath: args[3]).standardizedFileURL.path
+  var docPaths: [String] = []
+  if let walker = FileManager.default.enumerator(atPath: docs) {
+    for case let rel as String in walker where rel.hasSuffix(".md") {
+      docPaths.append(rel)
+    }
+  }
+  for rel in docPaths.sorted() {
+    entries.append(("docs/" + rel, docs + "/" + rel))
+  }
+}
+for (rel, full) in entries {
   guard let data = FileManager.default.contents(atPath: full),
     let text = String(data: data, encoding: .utf8)
   else {

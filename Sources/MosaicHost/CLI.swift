@@ -27,6 +27,9 @@ public enum MosaicCLI {
     case "-h", "--help":
       return runCommand(["help"] + argv.dropFirst())
     case "-e":
+      if argv.count == 2, argv[1] == "--help" || argv[1] == "-h" {
+        return runCommand(["help", "-e"])
+      }
       return runChunks(argv)
     case "run":
       return runScriptCommand(Array(argv.dropFirst()))
@@ -86,15 +89,8 @@ public enum MosaicCLI {
       rest = rest.dropFirst()
       if opt == "--" { break }
       if opt == "-h" || opt == "--help" {
-        print(
-          """
-          Usage: mosaic run [--timeout S] [--memory MB] FILE [ARGS...]
-
-          Runs a Lua script with the mosaic API loaded. FILE '-' reads stdin.
-            --timeout S   stop the script after S seconds (exit 1, "time limit exceeded")
-            --memory MB   cap the memory the script's Lua code may allocate
-          """)
-        return ExitCode.ok
+        // One text for `run --help`, `help run` and the man page: lua/mosaic/_commands.lua.
+        return runCommand(["help", "run"])
       }
       guard opt == "--timeout" || opt == "--memory" else {
         return usage("run: unknown option '\(opt)'", hint: "mosaic run --help")

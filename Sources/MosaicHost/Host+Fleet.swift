@@ -18,6 +18,13 @@ public enum RosterLoader {
   public static func load(path: String, host: String = shortHostName()) -> Result<
     Roster, RosterLoadError
   > {
+    // The first run: no roster yet. Say how to make one rather than "No such file".
+    var st = stat()
+    if lstat(path, &st) != 0, errno == ENOENT {
+      return .failure(
+        RosterLoadError(
+          message: "roster: \(path): no roster yet ('mosaic fleet init' writes one)"))
+    }
     let source: [UInt8]
     do {
       source = try Files.read(path, limit: 4 << 20)

@@ -17,27 +17,13 @@ import MosaicSupport
 /// Without a terminal on stdin: stdin is a script read the same way (statement by
 /// statement, values printed) with no prompts; the first error ends it with status 1.
 enum Shell {
-  static let usageText = """
-    Usage: mosaic shell
-
-    A Lua 5.4 REPL with the mosaic API loaded (fleet, agent, heartbeat, mosaic).
-    Expressions print their values (tables pretty-printed), statements run, and
-    incomplete input continues on the next line with '>> '.
-      Tab      complete globals and fields (fleet.p<Tab>, mosaic.json.e<Tab>)
-      Ctrl-C   interrupt running code, or discard the line being typed
-      Ctrl-D   leave (on an empty line)
-    Reads <config>/init.lua first if present. History: <state>/shell_history.
-    Without a terminal, runs stdin as a script: values are printed, and the first
-    error ends it with status 1.
-    """
-
   static let historySize: Int32 = 1000
 
   static func run(_ runtime: Runtime, argv: [String]) -> Int32 {
     if let option = argv.first {
       if option == "-h" || option == "--help" {
-        print(usageText)
-        return ExitCode.ok
+        // One text for `shell --help`, `help shell` and the man page (lua/mosaic/_commands.lua).
+        return MosaicCLI.runCommand(["help", "shell"])
       }
       let what = option.hasPrefix("-") ? "unknown option" : "unexpected argument"
       return MosaicCLI.usage("shell: \(what) '\(option)'", hint: "mosaic shell --help")

@@ -1,5 +1,6 @@
 --- List commands, or show one command's help
 local dispatch = require "mosaic._dispatch"
+local commands = require "mosaic._commands"
 
 local words = { ... }
 if words[1] == "-h" or words[1] == "--help" or words[1] == "help" then
@@ -7,6 +8,12 @@ if words[1] == "-h" or words[1] == "--help" or words[1] == "help" then
   words = {}
 end
 if #words > 0 then
+  -- The built-ins the host runs itself: `mosaic help run`, `help shell`, `help -e`.
+  local b = commands.builtin(words[1])
+  if b and #words == 1 then
+    io.stdout:write(commands.builtin_help(b))
+    return 0
+  end
   -- `mosaic help fleet ps` is `mosaic fleet ps --help`.
   words[#words + 1] = "--help"
   return dispatch.main(words)
@@ -29,7 +36,9 @@ for _, c in ipairs(dispatch.list()) do
 end
 out:write([[
 
-Run 'mosaic <command> --help' for a command's options. Drop a Lua file in
-<config>/commands/<group>/<name>.lua to add 'mosaic <group> <name>'.
+Run 'mosaic help <command>' or 'mosaic <command> --help' for a command's options (also
+'mosaic help run', 'help shell', 'help -e'). New here? 'mosaic fleet init' writes a roster and
+the units for a first fleet. Drop a Lua file in <config>/commands/<group>/<name>.lua to add
+'mosaic <group> <name>'.
 ]])
 return 0

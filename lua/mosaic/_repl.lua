@@ -6,6 +6,11 @@ local inspect = require "mosaic.inspect"
 
 local M = {}
 
+-- help() in the shell lists and explains the API (docs/lua-api.md, carried in the binary).
+if rawget(_G, "help") == nil then
+  _G.help = require("mosaic._apihelp").help
+end
+
 --- compile(source [, firstline]) -> "ready", fn | "more", message | "error", message
 -- Tries `return <source>` first, so expressions give their values. "more" means the
 -- input ended too early (the message is what Lua says if it ends there). With

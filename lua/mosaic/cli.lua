@@ -10,9 +10,24 @@ local function what(parser)
   return (parser._name:gsub("^mosaic ", ""))
 end
 
+-- While set (by mosaic._commands), parsers stop their command at its first parse and
+-- hand themselves over instead: completions and man pages read the very definitions the
+-- commands parse with.
+M._capture = nil
+
+local function captured(self)
+  local sentinel = M._capture
+  sentinel.parser = self
+  error(sentinel, 0)
+end
+
 --- parser(name, description [, epilog]) -> an argparse parser
 function M.parser(name, description, epilog)
-  return argparse(name, description, epilog):help_max_width(100)
+  local p = argparse(name, description, epilog):help_max_width(100)
+  if M._capture then
+    p.parse, p.pparse = captured, captured
+  end
+  return p
 end
 
 --- parse(parser, args) -> the parsed options table; exits 64 on a usage error.

@@ -4,9 +4,20 @@ local render = require "mosaic.render"
 
 local parser = cli.parser("mosaic fleet ps",
   "Shows every roster agent (and every unrostered session on the fleet's tmux socket),\n" ..
-  "joining the systemd unit, the tmux pane, the process in it and its heartbeat.",
-  "Exit status is 0 whenever the listing was produced, whatever the agents' health.")
-parser:flag("--json", "Print one JSON object (schema mosaic.fleet.ps/v1).")
+  "joining the systemd unit, the tmux pane, the process in it and its heartbeat. Name\n" ..
+  "agents to list only those.",
+  "Exit status is 0 whenever the listing was produced, whatever the agents' health; 1 when\n" ..
+  "the roster cannot be read or a named agent does not exist.\n\n" ..
+  "Examples:\n" ..
+  "  mosaic fleet ps coder-1 coder-2\n" ..
+  "  mosaic fleet ps -o wide\n" ..
+  "  mosaic fleet ps -o name | xargs -n1 mosaic agent capture\n" ..
+  "  mosaic fleet ps -o json | jq '.agents[] | select(.flags | index(\"stale\")) | .name'")
+parser:argument("agent", "Only these agents (roster names, or unrostered sessions' names)."):args("*")
+parser:option("-o --output", "table (the default), wide (more columns), json, or name (one a line).")
+  :choices { "table", "wide", "json", "name" }:argname("FMT")
+parser:flag("--json", "Print one JSON object (schema mosaic.fleet.ps/v1); the same as -o json.")
+parser:flag("--no-headers", "No header line in the table (table and wide).")
 parser:flag("--probe", "Probe every agent's heartbeat responder before reading heartbeats.")
 parser:option("--probe-timeout", "Seconds to wait for probe answers.", "2"):convert(cli.positive("--probe-timeout"))
 parser:option("--watch", "Redraw every S seconds until interrupted.")
@@ -16,6 +27,16 @@ parser:option("--roster", "Roster file (default $MOSAIC_ROSTER or <config>/fleet
 parser:option("--socket", "tmux socket name (default: the roster's, else mosaic-factory).")
 parser:flag("--no-color", "No colour, even on a terminal.")
 local opts = cli.parse(parser, { ... })
+if opts.json then
+  if opts.output and opts.output ~= "json" then
+    cli.usage_error(parser, ("--json and -o %s cannot be combined"):format(opts.output))
+  end
+  opts.output = "json"
+end
+local format = opts.output or "table"
+if opts.watch and (format == "json" or format == "name") then
+  cli.usage_error(parser, ("-o %s and --watch cannot be combined"):format(format))
+end
 
 local query = {
   tenant = opts.tenant,
@@ -85,12 +106,66 @@ end
 local headers = { "NAME", "TENANT", "HOST", "RUNTIME", "UNIT", "PANE", "PID", "IDLE", "HEARTBEAT", "ACTIVITY",
   "FLAGS" }
 
+-- -o wide: the columns after the table's own.
+local wide_headers = { "SESSION", "PANE-ID", "SIZE", "HB-STATUS", "WAITING-FOR", "LEASE", "PROCESS" }
+local function wide_cells(a)
+  local p = a.pane or {}
+  local lease = a.lease and a.lease.holder or "-"
+  local argv = a.process and a.process.argv
+  return {
+    p.session or "-",
+    p.id or "-",
+    (p.width and p.height) and (p.width .. "x" .. p.height) or "-",
+    a.heartbeat and a.heartbeat.status or "-",
+    a.activity and a.activity.waiting_for or "-",
+    lease,
+    type(argv) == "table" and #argv > 0 and table.concat(argv, " ") or "-",
+  }
+end
+
+-- Named agents only, in the order named; an unknown name is an error ("did you mean").
+local function only_named(snapshot)
+  if #opts.agent == 0 then
+    return snapshot
+  end
+  local by_name, names = {}, {}
+  for _, a in ipairs(snapshot.agents) do
+    by_name[a.name] = a
+    names[#names + 1] = a.name
+  end
+  local picked, seen = {}, {}
+  for _, name in ipairs(opts.agent) do
+    local row = by_name[name]
+    if not row then
+      local guess = require("mosaic._suggest")(name, names)
+      mosaic.die(("fleet ps: no agent named '%s' in the roster or on socket %s%s"):format(name,
+        tostring(snapshot.socket), guess and (" (did you mean '" .. guess .. "'?)") or ""))
+    end
+    if not seen[name] then
+      seen[name] = true
+      picked[#picked + 1] = row
+    end
+  end
+  snapshot.agents = mosaic.json.array(picked)
+  return snapshot
+end
+
 local function draw(snapshot, color_on)
   local rows, colors = {}, {}
   for _, a in ipairs(snapshot.agents) do
     rows[#rows + 1], colors[#colors + 1] = cells(a)
+    if format == "wide" then
+      table.move(wide_cells(a), 1, #wide_headers, #rows[#rows] + 1, rows[#rows])
+    end
   end
-  local text = render.table(headers, rows, colors, color_on)
+  local all_headers = headers
+  if format == "wide" then
+    all_headers = table.move(wide_headers, 1, #wide_headers, #headers + 1, table.move(headers, 1, #headers, 1, {}))
+  end
+  local text = render.table(all_headers, rows, colors, color_on)
+  if opts.no_headers then
+    text = text:gsub("^[^\n]*\n", "", 1)
+  end
   local notes = {}
   for _, w in ipairs(snapshot.warnings) do
     notes[#notes + 1] = render.paint("warning: " .. w.message, "yellow", color_on)
@@ -103,18 +178,26 @@ local function once()
   if not snapshot then
     mosaic.die("fleet ps: " .. err)
   end
-  return snapshot
+  return only_named(snapshot)
 end
 
-if opts.json then
-  if opts.watch then
-    cli.usage_error(parser, "--json and --watch cannot be combined")
-  end
+if format == "json" then
   local text, err = fleet.ps_json(query, true)
   if not text then
     mosaic.die("fleet ps: " .. err)
   end
+  if #opts.agent > 0 then
+    -- Decoded JSON keeps its key order and nulls, so the filtered object is written back as is.
+    text = mosaic.json.encode(only_named(assert(mosaic.json.decode(text))), true)
+  end
   print(text)
+  return 0
+end
+
+if format == "name" then
+  for _, a in ipairs(once().agents) do
+    print(a.name)
+  end
   return 0
 end
 
