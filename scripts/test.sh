@@ -23,6 +23,17 @@ swift format lint --strict --recursive Package.swift Sources Tests Plugins
 echo "== luacheck"
 luacheck --no-color -q lua examples scripts/bench
 
+echo "== prometheus rules, dashboard and exporter path"
+prom_log="${TMPDIR:-/tmp}/mosaic-test-prometheus.log"
+set +e +o pipefail
+scripts/test-prometheus.sh 2>&1 | tee "$prom_log"
+prom_status=${PIPESTATUS[0]}
+set -e -o pipefail
+prom_line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$prom_log" | tail -n 1)
+prom_passed=$(echo "${prom_line:-0 passed, 0 failed}" | sed -E 's/^([0-9]+) passed.*/\1/')
+prom_failed=$(echo "${prom_line:-0 passed, 1 failed}" | sed -E 's/.* ([0-9]+) failed$/\1/')
+if [ "$prom_status" -ne 0 ] && [ "$prom_failed" -eq 0 ]; then prom_failed=1; fi
+
 echo "== tests"
 log="${TMPDIR:-/tmp}/mosaic-test.log"
 set +e +o pipefail
@@ -35,10 +46,12 @@ summary=$(grep -E '^[[:space:]]*Executed [0-9]+ tests?, with [0-9]+ failures?' "
 total=$(echo "$summary" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')
 failed=$(grep -cE "^Test Case '.*' failed" "$log")
 if [ -n "$summary" ]; then
-  echo "$((total - failed)) passed, $failed failed"
+  # One plain closing line for the whole run: the Swift suites and the Prometheus checks.
+  echo "$((total - failed + prom_passed)) passed, $((failed + prom_failed)) failed"
 fi
 if [ "$status" -eq 0 ] && [ -z "$summary" ]; then
   echo "test: swift test ran no test" >&2
   exit 1
 fi
+if [ "$status" -eq 0 ] && [ "$prom_status" -ne 0 ]; then exit "$prom_status"; fi
 exit "$status"
