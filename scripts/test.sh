@@ -24,27 +24,27 @@ echo "== luacheck"
 luacheck --no-color -q lua examples scripts/bench
 
 echo "== prometheus rules, dashboard and exporter path"
-prom_log="${TMPDIR:-/tmp}/mosaic-test-prometheus.log"
+prom_log=$(mktemp "${TMPDIR:-/tmp}/mosaic-prometheus.XXXXXX")
 set +e +o pipefail
 scripts/test-prometheus.sh 2>&1 | tee "$prom_log"
 prom_status=${PIPESTATUS[0]}
 set -e -o pipefail
-prom_line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$prom_log" | tail -n 1)
+prom_line=$(grep -aE '^[0-9]+ passed, [0-9]+ failed$' "$prom_log" | tail -n 1)
 prom_passed=$(echo "${prom_line:-0 passed, 0 failed}" | sed -E 's/^([0-9]+) passed.*/\1/')
 prom_failed=$(echo "${prom_line:-0 passed, 1 failed}" | sed -E 's/.* ([0-9]+) failed$/\1/')
 if [ "$prom_status" -ne 0 ] && [ "$prom_failed" -eq 0 ]; then prom_failed=1; fi
 
 echo "== tests"
-log="${TMPDIR:-/tmp}/mosaic-test.log"
+log=$(mktemp "${TMPDIR:-/tmp}/mosaic-test.XXXXXX")
 set +e +o pipefail
 # The suites are XCTest; Swift Testing would add a closing "0 tests" line of its own.
 swift test --skip-build --disable-swift-testing 2>&1 | tee "$log" |
   grep --line-buffered -vE '^Test Case .* (started|passed)'
 status=${PIPESTATUS[0]}
 # One plain closing line: the totals of the whole run.
-summary=$(grep -E '^[[:space:]]*Executed [0-9]+ tests?, with [0-9]+ failures?' "$log" | tail -n 1)
+summary=$(grep -aE '^[[:space:]]*Executed [0-9]+ tests?, with [0-9]+ failures?' "$log" | tail -n 1)
 total=$(echo "$summary" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')
-failed=$(grep -cE "^Test Case '.*' failed" "$log")
+failed=$(grep -acE "^Test Case '.*' failed" "$log")
 if [ -n "$summary" ]; then
   # One plain closing line for the whole run: the Swift suites and the Prometheus checks.
   echo "$((total - failed + prom_passed)) passed, $((failed + prom_failed)) failed"
