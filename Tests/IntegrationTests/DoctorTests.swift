@@ -282,6 +282,67 @@ final class DoctorTests: XCTestCase {
     XCTAssertEqual(fixed.codes, [], fixed.stdout)
   }
 
+  // MARK: heartbeat writers
+
+  func testAgentWithoutOrWithAFrozenHeartbeatWriterIsFound() throws {
+    try startManager()
+    // A name of its own: the writer is found by its command line below.
+    let a = "hb-" + tag.suffix(8)
+    try serverUnit()
+    try agentTemplate(
+      service: ["Type=oneshot", "RemainAfterExit=yes", "KillMode=process"], newSession: [],
+      command: "/bin/sleep 1000", server: true)
+    try roster([(a, "stub")])
+    try systemctl(["daemon-reload"])
+    try systemctl(["start", unit(a)])
+    let missing = try doctor(["--ignore", "linger-disabled"])
+    XCTAssertEqual(missing.status, 1, missing.stdout)
+    XCTAssertEqual(missing.codes, ["heartbeat-missing"], missing.stdout)
+    let remedy = missing.finding("heartbeat-missing")?["remedy"]?.stringValue ?? ""
+    XCTAssertTrue(remedy.contains("mosaic heartbeat \(a) -- "), remedy)
+
+    // The remedy: the same program under `mosaic heartbeat`, here beside it in the pane's shell
+    // (a grandchild of the pane, so a SIGSTOP below sticks: tmux resumes only its direct child).
+    try systemctl(["stop", unit(a)])
+    try agentTemplate(
+      service: ["Type=oneshot", "RemainAfterExit=yes", "KillMode=process"], newSession: [],
+      command:
+        "/bin/sh -c \"\(Harness.mosaicBinary) heartbeat \(a) --interval 1 & exec /bin/sleep 1000\"",
+      server: true)
+    try systemctl(["daemon-reload"])
+    try systemctl(["start", unit(a)])
+    try waitHealthy([a])
+    let fixed = try doctor(["--ignore", "linger-disabled"])
+    XCTAssertEqual(fixed.status, 0, fixed.stdout)
+    XCTAssertEqual(fixed.codes, [], fixed.stdout)
+
+    // A writer that stops beating while the agent lives: stale after 3 intervals.
+    let hb = try String(contentsOfFile: home + "/fleet/run/\(a).hb", encoding: .utf8)
+    let pidText = try XCTUnwrap(hb.firstMatch(of: /pid=(\d+)/)?.1, hb)
+    // The heartbeat's pid is the agent's; the writer is the mosaic process of the pane's group.
+    let writers = try sh(["pgrep", "-f", "heartbeat \(a) --interval 1"])
+      .split(separator: "\n").map(String.init)
+    XCTAssertEqual(writers.count, 1, "writers: \(writers), agent pid \(pidText)")
+    let writer = try XCTUnwrap(writers.first)
+    try sh(["kill", "-STOP", writer])
+    defer { _ = try? SpawnRunner().run(CommandRequest(["kill", "-CONT", writer])) }
+    var stale: Report?
+    for _ in 0..<40 {
+      let r = try doctor(["--ignore", "linger-disabled"])
+      if r.finding("heartbeat-stale") != nil {
+        stale = r
+        break
+      }
+      Thread.sleep(forTimeInterval: 0.25)
+    }
+    let r = try XCTUnwrap(stale, "no heartbeat-stale finding within 10 s of stopping the writer")
+    XCTAssertEqual(r.status, 2, r.stdout)
+    XCTAssertEqual(r.codes, ["heartbeat-stale"], r.stdout)
+    try sh(["kill", "-CONT", writer])
+    try waitHealthy([a])
+    XCTAssertEqual(try doctor(["--ignore", "linger-disabled"]).codes, [])
+  }
+
   // MARK: Claude's first-run state
 
   func testClaudeHomeWithoutOnboardingKeyApprovalOrTrustIsFoundThenFixed() throws {
