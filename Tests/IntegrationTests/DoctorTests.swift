@@ -630,6 +630,26 @@ final class DoctorTests: XCTestCase {
       broken.stdout)
   }
 
+  func testEveryCodeIsInTheGuideAndTheHelp() throws {
+    let r = try mosaic.run([
+      "-e",
+      "local c = {} for k, v in pairs(require('mosaic.doctor').CODES) do c[#c + 1] = k .. ' ' .. v end "
+        + "table.sort(c) print(table.concat(c, '\\n'))",
+    ])
+    XCTAssertEqual(r.status, 0, r.stderrText)
+    let codes = r.stdoutText.split(separator: "\n").map {
+      $0.split(separator: " ").map(String.init)
+    }
+    XCTAssertGreaterThan(codes.count, 20)
+    let guide = try String(contentsOfFile: Harness.repoRoot + "/docs/guide.md", encoding: .utf8)
+    let help = try mosaic.run(["doctor", "--help"])
+    XCTAssertEqual(help.status, 0)
+    for c in codes {
+      XCTAssertTrue(guide.contains("| `\(c[0])` | \(c[1])"), "docs/guide.md has no row for \(c)")
+      XCTAssertTrue(help.stdoutText.contains("\(c[0]) (\(c[1]))"), "--help does not list \(c)")
+    }
+  }
+
   func testRulesOnTextTheMachineCannotProduce() throws {
     // tmux versions older than this machine's, the parsers of systemctl show and TOML.
     let chunk = #"""
