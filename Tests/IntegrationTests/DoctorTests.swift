@@ -282,6 +282,49 @@ final class DoctorTests: XCTestCase {
     XCTAssertEqual(fixed.codes, [], fixed.stdout)
   }
 
+  func testForkingUnitThatStartedTheServerOwnsItAsMainProcessWhateverKillMode() throws {
+    try startManager()
+    // No server unit and Type=forking: the first agent's `tmux new-session -d` forks the server,
+    // and systemd adopts it as that unit's main process (KillMode=process does not help).
+    try agentTemplate(
+      service: ["Type=forking", "KillMode=process"], newSession: [], command: stub, server: false,
+      execStop: false)
+    try roster([("m1", "stub"), ("m2", "stub")])
+    try systemctl(["daemon-reload"])
+    try systemctl(["start", unit("m1")])
+    try systemctl(["start", unit("m2")])
+    try waitHealthy(["m1", "m2"])
+
+    let broken = try doctor(["--ignore", "linger-disabled"])
+    XCTAssertEqual(broken.status, 2, broken.stdout)
+    let f = try XCTUnwrap(broken.finding("tmux-server-in-agent-unit", agent: "m1"), broken.stdout)
+    XCTAssertTrue((f["message"]?.stringValue ?? "").contains("main process"), "\(f)")
+    XCTAssertNotNil(broken.finding("unit-deactivates", agent: "m1"), broken.stdout)
+    XCTAssertNotNil(broken.finding("unit-deactivates", agent: "m2"), broken.stdout)
+    XCTAssertNotNil(broken.finding("unit-inactive-pane-alive", agent: "m2"), broken.stdout)
+    XCTAssertNil(broken.finding("unit-inactive-pane-alive", agent: "m1"), "m1 holds the server")
+
+    // For real: restarting m1 takes m2 down with the server.
+    try systemctl(["restart", unit("m1")])
+    XCTAssertFalse(try hasSession("m2"), "m2 survived the restart of m1: the trap is not real")
+
+    // The remedy (a drop-in: oneshot, RemainAfterExit, KillMode=process), then the fleet anew.
+    try apply(f["remedy"]?.stringValue, ["mkdir -p", "systemctl --user daemon-reload"])
+    try systemctl(["stop", unit("m1")])
+    _ = try? SpawnRunner().run(CommandRequest([Self.tmux, "-L", tag, "kill-server"]))
+    try systemctl(["start", unit("m1")])
+    try systemctl(["start", unit("m2")])
+    try waitHealthy(["m1", "m2"])
+    let fixed = try doctor(["--ignore", "linger-disabled"])
+    XCTAssertEqual(fixed.status, 0, fixed.stdout)
+    XCTAssertEqual(fixed.codes, [], fixed.stdout)
+    // (No ExecStop= in this template: end m1's session first, or its new-session fails.)
+    try sh([Self.tmux, "-L", tag, "kill-session", "-t", "=m1"])
+    try systemctl(["restart", unit("m1")])
+    XCTAssertTrue(try hasSession("m1"))
+    XCTAssertTrue(try hasSession("m2"), "m2 died with m1's restart after the remedy")
+  }
+
   // MARK: heartbeat writers
 
   func testAgentWithoutOrWithAFrozenHeartbeatWriterIsFound() throws {

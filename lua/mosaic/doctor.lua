@@ -14,8 +14,9 @@
 --                                             focus-events is off (Claude asks for it)
 --   error    tmux-server-in-agent-unit        the server's cgroup is inside an agent unit's
 --                                             while that unit's KillMode is control-group or
---                                             mixed: stopping or restarting that one unit
---                                             kills the server and every agent on the socket
+--                                             mixed, or the server is an agent unit's main
+--                                             process (Type=forking): stopping or restarting
+--                                             that one unit kills the server and every agent
 -- Per local rostered agent:
 --   error    unit-not-found                   its unit is not loaded (no unit file)
 --   error    unit-deactivates                 ExecStart runs `tmux new-session -d` (which
@@ -732,7 +733,7 @@ local function tmux_server(socket)
   return { pid = tonumber(pid), focus_events = focus }
 end
 
-local SHOW_PROPS = "Id,LoadState,ActiveState,SubState,Type,KillMode,RemainAfterExit,ExecStart,ControlGroup,"
+local SHOW_PROPS = "Id,LoadState,ActiveState,SubState,Type,KillMode,RemainAfterExit,ExecStart,ControlGroup,MainPID,"
   .. "Environment,WorkingDirectory,FragmentPath"
 
 -- One batched `systemctl --user show` for the units: {unit = props}, or nil and why.
@@ -808,6 +809,22 @@ local function check_unit(out, agent, props, row, socket)
 end
 
 local function check_cgroup(out, server, agents, units)
+  local server_unit = ("a unit of its own for the tmux server (mosaic-tmux.service in docs/guide.md, \"Your first "
+    .. "fleet\") that agent units Require= and come After=")
+  -- A Type=forking unit whose `tmux new-session -d` started the server adopts it as its main
+  -- process: stopping the unit kills the server, whatever KillMode says.
+  for _, agent in ipairs(agents) do
+    local props = units[agent.unit]
+    if props and tonumber(props.MainPID) == server.pid then
+      out[#out + 1] = finding("tmux-server-in-agent-unit", agent.name,
+        ("the tmux server (pid %d) is the main process of unit %s (Type=%s): stopping or restarting this one "
+          .. "agent kills the server and every agent on the socket"):format(server.pid, agent.unit,
+          tostring(props.Type)),
+        dropin_remedy(agent.unit, { "Type=oneshot", "RemainAfterExit=yes", "KillMode=process" })
+          .. "\nand start the tmux server from " .. server_unit)
+      return
+    end
+  end
   local text = read_file(("/proc/%d/cgroup"):format(server.pid))
   local cg = text and M.cgroup_of(text)
   if not cg then
@@ -822,8 +839,7 @@ local function check_cgroup(out, server, agents, units)
           .. "this one agent kills the server and every agent on the socket"):format(server.pid, agent.unit, cg,
           agent.unit, props.KillMode),
         dropin_remedy(agent.unit, { "KillMode=process" })
-          .. "\nbetter, also start the tmux server from a unit of its own (mosaic-tmux.service in docs/guide.md, "
-          .. "\"Your first fleet\") that agent units Require= and come After=")
+          .. "\nbetter, also start the tmux server from " .. server_unit)
       return
     end
   end
