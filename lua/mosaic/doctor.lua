@@ -882,7 +882,12 @@ local function agent_context(row, props)
       env = merged
       argv = session.command
     end
-    cwd = session and session.dir or (props and props.WorkingDirectory ~= "" and props.WorkingDirectory) or nil
+    -- WorkingDirectory= may carry systemd's "-" (ignore if missing) or "!" prefixes, or be "~".
+    local wd = props and props.WorkingDirectory and props.WorkingDirectory:gsub("^[-!]+", "") or ""
+    if wd == "~" then
+      wd = env.HOME or os.getenv("HOME") or ""
+    end
+    cwd = session and session.dir or (wd ~= "" and wd) or nil
     if props then
       ctx.source = "unit " .. tostring(props.Id)
     end
