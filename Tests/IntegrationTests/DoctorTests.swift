@@ -635,6 +635,13 @@ final class DoctorTests: XCTestCase {
     XCTAssertEqual(json["findings"]?.arrayValue, [], r.stdoutText)
     XCTAssertEqual(
       json["summary"]?["ignored"]?.intValue, Int64(FleetCheckTests.lingerEnabled ? 0 : 1))
+    // From cron (no XDG_RUNTIME_DIR): the user's /run/user/<uid>, as fleet ps does.
+    if getenv("XDG_RUNTIME_DIR").map({ String(cString: $0) }) == "/run/user/\(getuid())" {
+      var cron = fleet.mosaic
+      cron.environment["XDG_RUNTIME_DIR"] = ""
+      let c = try cron.run(["doctor", "--json", "--ignore", "linger-disabled"])
+      XCTAssertEqual(c.status, 0, c.stdoutText + c.stderrText)
+    }
     // Without --ignore: clean, or exactly the one warning this machine deserves.
     let text = try fleet.mosaic.run(["doctor"])
     if FleetCheckTests.lingerEnabled {

@@ -745,7 +745,17 @@ local function show_units(units)
   for _, u in ipairs(units) do
     argv[#argv + 1] = u
   end
-  local r, err = run(argv, 30)
+  -- As fleet ps does: without XDG_RUNTIME_DIR (cron), the user's /run/user/<uid> if it exists.
+  local env
+  local xdg = os.getenv("XDG_RUNTIME_DIR")
+  if not xdg or xdg == "" then
+    local uid = user_id()
+    local dir = uid and ("/run/user/%d"):format(uid)
+    if dir and exists(dir) then
+      env = { XDG_RUNTIME_DIR = dir }
+    end
+  end
+  local r, err = mosaic.exec(argv, { timeout = 30, env = env })
   if not r then
     return nil, err
   end
