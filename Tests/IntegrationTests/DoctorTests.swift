@@ -531,6 +531,12 @@ final class DoctorTests: XCTestCase {
     let fixed = try doctor(["--ignore", "linger-disabled"])
     XCTAssertEqual(fixed.status, 0, fixed.stdout)
     XCTAssertEqual(fixed.codes, [], fixed.stdout)
+
+    // Outside a git repository Codex 0.163 does not ask (checked with the real program).
+    try FileManager.default.removeItem(atPath: project + "/.git")
+    try write(codexHome + "/config.toml", config + trustedStop + trustedPrompt)
+    let noGit = try doctor(["--ignore", "linger-disabled"])
+    XCTAssertEqual(noGit.codes, [], noGit.stdout)
   }
 
   // MARK: lingering

@@ -938,24 +938,25 @@ local function check_runtime(out, agent, ctx)
       out[#out + 1] = finding(p.code, name, message, remedy)
     end
   elseif agent.runtime == "codex" then
-    local project = codex_dir(ctx.argv, ctx.cwd)
+    -- Codex 0.163 asks "Trust this folder?" only inside a git repository, and saves the trust
+    -- for the repository's root (checked with the real program).
+    local dir = codex_dir(ctx.argv, ctx.cwd)
+    local root
+    for _, d in ipairs(ancestors(dir)) do
+      if exists(d .. "/.git") then
+        root = d
+        break
+      end
+    end
     local config = ctx.codex_home .. "/config.toml"
     local hooks_path = ctx.codex_home .. "/hooks.json"
     local hooks_text = not has_word(ctx.argv, "--dangerously-bypass-hook-trust") and read_file(hooks_path) or nil
-    for _, p in ipairs(M.codex_problems(read_file(config), project, hooks_path, hooks_text)) do
+    for _, p in ipairs(M.codex_problems(read_file(config), root, hooks_path, hooks_text)) do
       if p.code == "codex-trust" then
-        local git = false
-        for _, d in ipairs(ancestors(project)) do
-          if exists(d .. "/.git") then
-            git = true
-            break
-          end
-        end
         out[#out + 1] = finding("codex-trust", name,
-          ("%s: %s: Codex will ask \"Trust this folder?\" in %s%s"):format(config, p.what, project,
-            git and "" or " (not a git directory: Codex may not ask)"),
-          ("add to %s:\n  [projects.%s]\n  trust_level = \"trusted\""):format(config, json.encode(project)),
-          git and "error" or "warning")
+          ("%s: %s: Codex will ask \"Trust this folder?\" in %s (git repository %s)"):format(config, p.what, dir,
+            root),
+          ("add to %s:\n  [projects.%s]\n  trust_level = \"trusted\""):format(config, json.encode(root)))
       else
         out[#out + 1] = finding("codex-hooks-untrusted", name,
           ("%s: %s: Codex will stop at \"Hooks need review\" and Enter opens the review"):format(config, p.what),
