@@ -105,6 +105,10 @@ final class OperatorOutputTests: DogfoodTestCase {
       "agent send (refused)", "mosaic.agent.send.v1", ["agent", "send", "nobody", "--json", "hi"],
       status: 3)
     try add("agent capture", "mosaic.agent.capture.v1", ["agent", "capture", "coder-2", "--json"])
+    let doctor = try f.mosaic.run(["doctor", "--json"])
+    XCTAssertTrue([0, 1, 2].contains(doctor.status), doctor.stderrText)
+    documents.append(("doctor", "mosaic.doctor.v1", doctor.stdoutText))
+    try add("hooks status", "mosaic.hooks.status.v1", ["hooks", "status", "--json"])
     for (what, schema, text) in documents {
       let r = try validate(text, schema)
       XCTAssertEqual(
