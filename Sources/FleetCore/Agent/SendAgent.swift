@@ -526,6 +526,9 @@ private final class SendRun {
   }
 
   var queuedBefore = false
+  /// Whether the agent keeps a record that will hold the message: Claude's transcript, or
+  /// hooks that write `ack=` (their last event is in the heartbeat).
+  var recordExpected: Bool { transcript != nil || ackBefore?.value(forKey: "hook") != nil }
   /// The message's digest as the runtime's hooks write it into `ack=` (`HookEvent`).
   var digest: String { HookEvent.promptDigest(message) }
   var reader: ActivityReader { ActivityReader(procRoot: procRoot, matcher: sender.matcher) }
@@ -612,7 +615,7 @@ private final class SendRun {
       }
       if let (verdict, basis) = judge.observe(o) {
         // A screen that only looks accepted waits a little for the record to say so.
-        if verdict == .accepted, basis == "prompt", transcript != nil, o.t < recordGrace {
+        if verdict == .accepted, basis == "prompt", recordExpected, o.t < recordGrace {
           provisional = (verdict, basis)
           continue
         }
