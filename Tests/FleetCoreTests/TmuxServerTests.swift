@@ -230,3 +230,44 @@ final class RealServerTmuxTests: XCTestCase {
       .failure(.failed("tmux capture-pane: can't find pane: %99999")))
   }
 }
+
+/// `TmuxClient.screens`: many panes' screens from one tmux process, a vanished pane left
+/// out without losing the others, and screen text that imitates the marker ignored.
+final class TmuxScreensTests: XCTestCase {
+  final class Counting: CommandRunner, @unchecked Sendable {
+    var calls = 0
+    func run(_ request: CommandRequest) throws(SpawnError) -> CommandResult {
+      calls += 1
+      return try SpawnRunner().run(request)
+    }
+  }
+
+  func testManyScreensFromOneProcess() throws {
+    let server = TmuxTestServer()
+    defer { server.stop() }
+    var panes: [String] = []
+    for i in 0..<130 {
+      server.newSession(
+        "s\(i)", "printf 'row-of-\(i)\\n@mosaic-screen-0 %0 1,1,0,1,0,0,80\\n'; sleep 60")
+      panes.append(
+        server.tmux(["display-message", "-p", "-t", "=s\(i):", "#{pane_id}"]).stdoutText
+          .trimmingCharacters(in: .whitespacesAndNewlines))
+    }
+    XCTAssertTrue(
+      waitUntil {
+        server.tmux(["capture-pane", "-p", "-t", panes[129]]).stdoutText.contains("row-of-129")
+      })
+    let counting = Counting()
+    let client = TmuxClient(socket: server.socket, runner: counting)
+    let screens = client.screens(panes + ["%99999", "not-a-pane"])
+    XCTAssertEqual(counting.calls, 1, "one tmux process for every pane")
+    XCTAssertEqual(screens.count, 130)
+    for (i, id) in panes.enumerated() {
+      let s = try XCTUnwrap(screens[id], id)
+      XCTAssertEqual(s.rows.first, "row-of-\(i)", id)
+      XCTAssertEqual(s.width, 80)
+      XCTAssertEqual(s.cursorY, 2, "the imitation of a marker is text, not a marker")
+    }
+    XCTAssertNil(screens["%99999"])
+  }
+}

@@ -112,53 +112,46 @@ extension TmuxArgv {
 }
 
 extension TmuxClient {
-  /// Panes per tmux invocation in `screens`: tmux carries one command line in one message
-  /// of at most about 16 KB, and each pane adds about 120 bytes.
-  static let screensPerCall = 100
-
-  /// The screens of many panes (cursor, state and visible text, as `SendScreen`), from one
-  /// tmux invocation per `screensPerCall` panes: `display-message` with a marker that
-  /// carries a random token (screen text cannot forge it), then `capture-pane`, per pane.
-  /// Panes that vanished, or a failed call, are missing from the result.
+  /// The screens of many panes (cursor, state and visible text, as `SendScreen`), from ONE
+  /// tmux invocation whatever their number: `source-file -` reads, on stdin, per pane a
+  /// `display-message` with a marker that carries a random token (screen text cannot forge
+  /// it) and a `capture-pane`. Only pane ids (`%N`, checked) and mosaic's own format reach
+  /// tmux's parser. Panes that vanished, or a failed call, are missing from the result.
   public func screens(_ paneIds: [String]) -> [String: SendScreen] {
     var out: [String: SendScreen] = [:]
     let ids = paneIds.filter(TmuxArgv.isPaneId)
-    var start = 0
-    while start < ids.count {
-      let chunk = ids[start..<min(ids.count, start + Self.screensPerCall)]
-      start += Self.screensPerCall
-      let marker = "@mosaic-screen-\(HeartbeatStore.makeNonce())"
-      var argv = argv.base
-      for (i, id) in chunk.enumerated() {
-        if i > 0 { argv.append(";") }
-        argv += [
-          "display-message", "-p", "-t", id, "\(marker) \(id) \(SendScreen.format)", ";",
-          "capture-pane", "-p", "-t", id,
-        ]
-      }
-      guard case .success(let r) = run(argv) else { continue }
-      var current: (id: String, head: String)? = nil
-      var rows: [String] = []
-      func flush() {
-        guard let c = current else { return }
-        var text = Array((c.head + "\n" + rows.joined(separator: "\n")).utf8)
-        if rows.isEmpty { text.removeLast() }
-        out[c.id] = SendScreen.parse(text)
-      }
-      for line in r.stdout.split(separator: 0x0A, omittingEmptySubsequences: false) {
-        let s = String(decoding: line, as: UTF8.self)
-        if s.hasPrefix(marker + " ") {
-          flush()
-          let rest = s.dropFirst(marker.count + 1).split(separator: " ", maxSplits: 1)
-          current = rest.count == 2 ? (String(rest[0]), String(rest[1])) : nil
-          rows = []
-        } else {
-          rows.append(s)
-        }
-      }
-      if rows.last == "" { rows.removeLast() }
-      flush()
+    guard !ids.isEmpty else { return out }
+    let marker = "@mosaic-screen-\(HeartbeatStore.makeNonce())"
+    var script = ""
+    for id in ids {
+      script += "display-message -p -t \(id) \"\(marker) \(id) \(SendScreen.format)\"\n"
+      script += "capture-pane -p -t \(id)\n"
     }
+    let argv = argv.base + ["source-file", "-"]
+    // tmux goes on after a pane that vanished (and then exits 1): keep what it printed.
+    let request = CommandRequest(argv, input: Array(script.utf8), timeout: timeout)
+    guard let r = try? runner.run(request), !r.timedOut else { return out }
+    var current: (id: String, head: String)? = nil
+    var rows: [String] = []
+    func flush() {
+      guard let c = current else { return }
+      var text = Array((c.head + "\n" + rows.joined(separator: "\n")).utf8)
+      if rows.isEmpty { text.removeLast() }
+      out[c.id] = SendScreen.parse(text)
+    }
+    for line in r.stdout.split(separator: 0x0A, omittingEmptySubsequences: false) {
+      let s = String(decoding: line, as: UTF8.self)
+      if s.hasPrefix(marker + " ") {
+        flush()
+        let rest = s.dropFirst(marker.count + 1).split(separator: " ", maxSplits: 1)
+        current = rest.count == 2 ? (String(rest[0]), String(rest[1])) : nil
+        rows = []
+      } else {
+        rows.append(s)
+      }
+    }
+    if rows.last == "" { rows.removeLast() }
+    flush()
     return out
   }
 }
