@@ -207,6 +207,14 @@ final class RealAgentTests: XCTestCase {
     return (r.status, try? JSONCodec.decode(r.stdout), r.stderrText)
   }
 
+  /// What `mosaic hooks event` logged anywhere under this test's directory (diagnostics).
+  func hookLogs() -> String {
+    let files = FileManager.default.enumerator(atPath: dir)?.compactMap { $0 as? String } ?? []
+    return files.filter { $0.hasSuffix("hooks.log") }.map {
+      "\($0): " + ((try? String(contentsOfFile: dir + "/" + $0, encoding: .utf8)) ?? "")
+    }.joined(separator: "\n")
+  }
+
   func screen(_ name: String) -> String {
     (try? SpawnRunner().run(["tmux", "-L", socket, "capture-pane", "-p", "-t", "=\(name):"]))?
       .stdoutText ?? ""
@@ -325,6 +333,74 @@ final class RealAgentTests: XCTestCase {
     XCTAssertEqual(r.status, 3, r.stderr)
     usleep(1_500_000)
     XCTAssertFalse(FileManager.default.fileExists(atPath: marker), "the command ran")
+  }
+
+  /// Codex's folder-trust dialog (an untrusted git repository): refused, and its config never
+  /// gains the trust that Enter would have written.
+  func testCodexTrustDialogIsRefused() throws {
+    let project = "\(dir)/x-trust-proj"
+    try FileManager.default.createDirectory(atPath: project, withIntermediateDirectories: true)
+    try sh(["git", "-C", project, "init", "-q"])
+    let agent = try start("x-trust", "codex", homeFlags: ["--no-trust"])
+    XCTAssertEqual(agent.project, project)
+    let config = try String(contentsOfFile: agent.home + "/config.toml", encoding: .utf8)
+    XCTAssertEqual(
+      try waitActivity("x-trust", "waiting", timeout: 40).waitingFor, "folder trust dialog")
+    let r = try send("x-trust", ["--verify", "hello"])
+    XCTAssertEqual(r.status, 3, r.stderr)
+    XCTAssertEqual(r.doc?["delivered"], .bool(false))
+    usleep(1_000_000)
+    XCTAssertEqual(try ps()["x-trust"]?["pane"]?["state"]?.stringValue, "alive")
+    let after = try String(contentsOfFile: agent.home + "/config.toml", encoding: .utf8)
+    XCTAssertFalse(config.contains(project), config)
+    XCTAssertFalse(after.contains(project), "the folder was trusted:\n\(after)")
+  }
+
+  /// Two Codex agents sharing one CODEX_HOME (so one app-server daemon runs both agents'
+  /// hooks, with the first agent's environment): each event lands in its own agent's
+  /// heartbeat, told apart by the event's working directory.
+  func testCodexHooksWithSharedHome() throws {
+    let shared = "\(dir)/codex-shared"
+    try start("xa", "codex", sharedHome: shared)
+    try start("xb", "codex", sharedHome: shared, writeHome: false)
+    // agent-home.sh trusted xa's project only: trust xb's too before it shows a dialog.
+    var config = try String(contentsOfFile: shared + "/config.toml", encoding: .utf8)
+    config += "\n[projects.\"\(dir)/xb-proj\"]\ntrust_level = \"trusted\"\n"
+    try config.write(toFile: shared + "/config.toml", atomically: true, encoding: .utf8)
+    try restart("xb")
+    try waitActivity("xa", "idle")
+    try waitActivity("xb", "idle")
+    let install = try mosaic.run(["hooks", "install", "xa", "xb"])
+    XCTAssertEqual(install.status, 0, install.stderrText)
+    let hooks = try String(contentsOfFile: shared + "/hooks.json", encoding: .utf8)
+    XCTAssertFalse(hooks.contains("--agent"), "a shared home's hook names no agent: \(hooks)")
+    // Trust the hooks as Codex's own review screen would, then restart both.
+    try sh([
+      Self.scripts + "/agent-home.sh", "codex", "--home", shared, "--project", "\(dir)/xa-proj",
+      "--port", String(Self.port), "--hooks-json", shared + "/hooks.json", "--trust-hooks",
+    ])
+    config = try String(contentsOfFile: shared + "/config.toml", encoding: .utf8)
+    if !config.contains("xb-proj") {
+      config += "\n[projects.\"\(dir)/xb-proj\"]\ntrust_level = \"trusted\"\n"
+      try config.write(toFile: shared + "/config.toml", atomically: true, encoding: .utf8)
+    }
+    try restart("xa")
+    try restart("xb")
+    try waitActivity("xa", "idle")
+    try waitActivity("xb", "idle")
+    let run = home + "/fleet/run"
+    for name in ["xb", "xa"] {
+      let r = try send(name, ["--verify", "--nonce", "--timeout", "10", "hello \(name)"])
+      XCTAssertEqual(r.doc?["verdict"]?.stringValue, "accepted", "\(name): \(r.stderr)")
+      XCTAssertEqual(
+        r.doc?["basis"]?.stringValue, "record", "\(name): \(String(describing: r.doc))")
+      let nonce = try XCTUnwrap(r.doc?["evidence"]?["nonce"]?.stringValue)
+      let other = name == "xa" ? "xb" : "xa"
+      let mine = (try? String(contentsOfFile: "\(run)/\(name).hb", encoding: .utf8)) ?? ""
+      let theirs = (try? String(contentsOfFile: "\(run)/\(other).hb", encoding: .utf8)) ?? ""
+      XCTAssertTrue(mine.contains("ack=\(nonce)"), "\(name): \(mine) \(hookLogs())")
+      XCTAssertFalse(theirs.contains(nonce), "\(name)'s event reached \(other): \(theirs)")
+    }
   }
 
   /// Text a runtime would run as a command, control bytes, and endless input: refused,
