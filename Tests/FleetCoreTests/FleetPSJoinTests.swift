@@ -129,7 +129,8 @@ final class FleetPSJoinTests: XCTestCase {
     // One tmux process, with an exact socket.
     XCTAssertEqual(runner.calls.count, 1)
     XCTAssertEqual(
-      Array(runner.calls[0].prefix(5)), ["tmux", "-L", "mosaic-factory", "list-panes", "-a"])
+      Array(runner.calls[0].prefix(6)),
+      ["tmux", "-u", "-L", "mosaic-factory", "list-panes", "-a"])
 
     // Top level.
     guard case .object(let top) = ps else { return XCTFail("not an object") }
