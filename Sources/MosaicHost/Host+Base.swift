@@ -116,6 +116,24 @@ extension Runtime {
         }
       ),
       (
+        "read_code",
+        { call throws(LuaCallError) in
+          // read_code(path) -> source | nil, message, missing   (SPEC 2.2: code files pass
+          // the trust check of <run>'s files, and the open cannot block)
+          let path = try call.string(1)
+          switch Files.readCode(path) {
+          case .success(let bytes):
+            call.push(bytes: bytes)
+            return 1
+          case .failure(let refused):
+            call.pushNil()
+            call.push(Files.refusal(path, refused))
+            call.push(refused == .missing)
+            return 3
+          }
+        }
+      ),
+      (
         "list_dir",
         { call throws(LuaCallError) in
           call.push(.array(Files.list(try call.string(1)).map { .string($0) }))

@@ -18,11 +18,13 @@ public enum RosterLoader {
   public static func load(path: String, host: String = shortHostName()) -> Result<
     Roster, RosterLoadError
   > {
+    // The roster is code: the same trust check as every file mosaic runs (SPEC 2.2), and
+    // an open that cannot block (a FIFO is refused, not waited on).
     let source: [UInt8]
-    do {
-      source = try Files.read(path, limit: 4 << 20)
-    } catch {
-      return .failure(RosterLoadError(message: "roster: \(error.message)"))
+    switch Files.readCode(path, limit: 4 << 20) {
+    case .success(let bytes): source = bytes
+    case .failure(let refused):
+      return .failure(RosterLoadError(message: "roster: " + Files.refusal(path, refused)))
     }
     let value: JSONValue
     do {

@@ -1,0 +1,213 @@
+import Foundation
+import XCTest
+
+/// The hostile-input suite (issue 11): every file mosaic reads and every public Lua function
+/// and command argument, fed hostile values, each case held to SPEC 3 on the built binary:
+/// a `mosaic: <what>: <why>` line on stderr, a non-zero exit, no crash, nothing run or
+/// half-written, and an answer within the case's deadline (a case that hangs is killed and
+/// fails). New readers and functions join the tables when they are written.
+final class HostileInputTests: BinaryTestCase {
+  /// One hostile input.
+  struct Case {
+    /// What is fed, for failure messages.
+    var name: String
+    /// Puts the hostile input in place (files under `config`, `dir`).
+    var setup: (HostileInputTests) throws -> Void = { _ in }
+    var args: [String]
+    var stdin: [UInt8]? = nil
+    /// A part of the `mosaic: ...` line that says why.
+    var expect: String
+    /// Uncaught errors of scripts (`-e`) carry a Lua traceback after the line (SPEC 2.9);
+    /// everything else is exactly one line.
+    var oneLine = true
+    var deadline: Double = 10
+  }
+
+  /// The file hostile code creates if it ever runs.
+  var marker: String { dir + "/ran" }
+  var roster: String { config + "/fleet/roster.lua" }
+
+  /// Lua that leaves `marker` behind if it runs at all.
+  var hostileCode: String {
+    "local f = io.open(\"\(marker)\", \"w\") if f then f:write(\"ran\") f:close() end\n"
+  }
+
+  func check(_ c: Case, file: StaticString = #filePath, line: UInt = #line) throws {
+    try? FileManager.default.removeItem(atPath: marker)
+    try c.setup(self)
+    let r = try run(c.args, stdin: c.stdin, timeout: c.deadline, file: file, line: line)
+    assertNoCrash(r, c.name, file: file, line: line)
+    XCTAssertNotEqual(r.status, 0, "\(c.name): exit status", file: file, line: line)
+    XCTAssertLessThan(r.elapsed, c.deadline, "\(c.name): too slow", file: file, line: line)
+    let lines = r.stderr.split(separator: "\n", omittingEmptySubsequences: false)
+    XCTAssertTrue(r.stderr.hasSuffix("\n"), "\(c.name): \(r.stderr)", file: file, line: line)
+    if c.oneLine {
+      XCTAssertEqual(lines.count, 2, "\(c.name): not one line: \(r.stderr)", file: file, line: line)
+    }
+    let first = String(lines.first ?? "")
+    XCTAssertNotNil(
+      first.wholeMatch(of: #/mosaic: [^\n]+: [^\n]+/#), "\(c.name): \(first)", file: file,
+      line: line)
+    XCTAssertTrue(first.contains(c.expect), "\(c.name): \(first)", file: file, line: line)
+    XCTAssertFalse(
+      FileManager.default.fileExists(atPath: marker), "\(c.name): the hostile code ran",
+      file: file, line: line)
+  }
+
+  func checkAll(_ cases: [Case], file: StaticString = #filePath, line: UInt = #line) throws {
+    for c in cases {
+      try check(c, file: file, line: line)
+      tearDown()
+      try setUpWithError()
+    }
+  }
+
+  // MARK: Helpers for special files
+
+  func writeRoster(_ text: String, mode: Int) throws {
+    try FileManager.default.createDirectory(
+      atPath: config + "/fleet", withIntermediateDirectories: true)
+    try? FileManager.default.removeItem(atPath: roster)
+    try Data(text.utf8).write(to: URL(fileURLWithPath: roster))
+    chmod(roster, mode_t(mode))
+  }
+
+  func fifo(_ path: String) throws {
+    try FileManager.default.createDirectory(
+      atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    try? FileManager.default.removeItem(atPath: path)
+    XCTAssertEqual(mkfifo(path, 0o600), 0, path)
+  }
+
+  /// Gives `path` to another user (uid 65534, nobody); needs root, as in CI.
+  func giveAway(_ path: String) throws {
+    guard chown(path, 65534, 65534) == 0 else {
+      throw XCTSkip("chown to uid 65534 needs root: \(String(cString: strerror(errno)))")
+    }
+  }
+
+  func writeCode(_ rel: String, mode: Int) throws -> String {
+    let path = config + "/" + rel
+    try FileManager.default.createDirectory(
+      atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    try Data((hostileCode + "return {}\n").utf8).write(to: URL(fileURLWithPath: path))
+    chmod(path, mode_t(mode))
+    return path
+  }
+
+  // MARK: Code files (SPEC 2.2): roster, init.lua, commands, lua modules
+
+  func testUntrustedRostersAreRefusedAndNothingRuns() throws {
+    let returns = "return { agents = { { name = \"a\", runtime = \"stub\" } } }\n"
+    var cases: [Case] = []
+    for (verb, mode, why) in [
+      ("ps", 0o666, "group or world writable (mode 666)"),
+      ("export", 0o620, "group or world writable (mode 620)"),
+    ] {
+      cases.append(
+        Case(
+          name: "roster mode \(String(mode, radix: 8)) / fleet \(verb)",
+          setup: { t in try t.writeRoster(t.hostileCode + returns, mode: mode) },
+          args: ["fleet", verb], expect: why))
+    }
+    for verb in ["ps", "export"] {
+      cases.append(
+        Case(
+          name: "roster FIFO / fleet \(verb)", setup: { t in try t.fifo(t.roster) },
+          args: ["fleet", verb], expect: "not a regular file", deadline: 5))
+    }
+    cases.append(
+      Case(
+        name: "roster is a directory",
+        setup: { t in
+          try FileManager.default.createDirectory(
+            atPath: t.roster, withIntermediateDirectories: true)
+        }, args: ["fleet", "ps"], expect: "not a regular file"))
+    cases.append(
+      Case(
+        name: "roster symlink to a world-writable file",
+        setup: { t in
+          let target = try t.write("elsewhere.lua", t.hostileCode + returns, mode: 0o666)
+          try FileManager.default.createDirectory(
+            atPath: t.config + "/fleet", withIntermediateDirectories: true)
+          try FileManager.default.createSymbolicLink(atPath: t.roster, withDestinationPath: target)
+        }, args: ["fleet", "ps"], expect: "group or world writable"))
+    cases.append(
+      Case(
+        name: "--roster /dev/zero", args: ["fleet", "ps", "--roster", "/dev/zero"],
+        expect: "not a regular file"))
+    cases.append(
+      Case(
+        name: "roster another user's",
+        setup: { t in
+          try t.writeRoster(t.hostileCode + returns, mode: 0o644)
+          try t.giveAway(t.roster)
+        }, args: ["fleet", "ps"], expect: "owned by uid 65534"))
+    try checkAll(cases)
+    // `fleet check` answers a monitoring system on stdout: UNKNOWN (3) naming the refusal.
+    for mode in [0o602, 0o600] {
+      try writeRoster(hostileCode + returns, mode: mode)
+      if mode == 0o600 { try? FileManager.default.removeItem(atPath: roster) }
+      if mode == 0o600 { try fifo(roster) }
+      let r = try run(["fleet", "check"], timeout: 5)
+      XCTAssertEqual(r.status, 3, r.stdout + r.stderr)
+      XCTAssertTrue(r.stdout.hasPrefix("MOSAIC FLEET UNKNOWN - "), r.stdout)
+      XCTAssertTrue(
+        r.stdout.contains(mode == 0o602 ? "group or world writable" : "not a regular file"),
+        r.stdout)
+      XCTAssertFalse(FileManager.default.fileExists(atPath: marker), "the roster ran")
+    }
+  }
+
+  func testUntrustedCommandsAndModulesAreRefused() throws {
+    try checkAll([
+      Case(
+        name: "commands/team/report.lua 0666",
+        setup: { t in _ = try t.writeCode("commands/team/report.lua", mode: 0o666) },
+        args: ["team", "report"], expect: "refusing to run it: group or world writable"),
+      Case(
+        name: "commands/fleet/ps.lua 0664 (an override of a shipped command)",
+        setup: { t in _ = try t.writeCode("commands/fleet/ps.lua", mode: 0o664) },
+        args: ["fleet", "ps"], expect: "refusing to run it: group or world writable"),
+      Case(
+        name: "commands/team/report.lua FIFO",
+        setup: { t in try t.fifo(t.config + "/commands/team/report.lua") },
+        args: ["team", "report"], expect: "not a regular file", deadline: 5),
+      Case(
+        name: "lua/hostile.lua 0646",
+        setup: { t in _ = try t.writeCode("lua/hostile.lua", mode: 0o646) },
+        args: ["-e", "require 'hostile'"], expect: "group or world writable", oneLine: false),
+      Case(
+        name: "lua/hostile/init.lua FIFO",
+        setup: { t in try t.fifo(t.config + "/lua/hostile/init.lua") },
+        args: ["-e", "require 'hostile'"], expect: "not a regular file", oneLine: false,
+        deadline: 5),
+      Case(
+        name: "commands/team/report.lua another user's",
+        setup: { t in try t.giveAway(try t.writeCode("commands/team/report.lua", mode: 0o644)) },
+        args: ["team", "report"], expect: "owned by uid 65534"),
+    ])
+    // `help` lists commands without running them, and a FIFO among them cannot block it.
+    try fifo(config + "/commands/team/report.lua")
+    let help = try run(["help"], timeout: 5)
+    XCTAssertEqual(help.status, 0, help.stderr)
+  }
+
+  func testAnUntrustedInitLuaIsReportedAndNotRun() throws {
+    for mode in [0o666, 0o620] {
+      _ = try writeCode("init.lua", mode: mode)
+      let r = try run(["shell"], stdin: Array("print('still here')\n".utf8), timeout: 10)
+      assertNoCrash(r, "init.lua \(mode)")
+      XCTAssertEqual(r.stdout, "still here\n")
+      XCTAssertTrue(
+        r.stderr.hasPrefix("mosaic: \(config)/init.lua: refusing to run it: group or world"),
+        r.stderr)
+      XCTAssertFalse(FileManager.default.fileExists(atPath: marker), "init.lua ran")
+    }
+    // A trusted one runs.
+    _ = try writeCode("init.lua", mode: 0o600)
+    let ok = try run(["shell"], stdin: Array("print('x')\n".utf8), timeout: 10)
+    XCTAssertEqual(ok.stderr, "")
+    XCTAssertTrue(FileManager.default.fileExists(atPath: marker), "a trusted init.lua must run")
+  }
+}
