@@ -152,7 +152,7 @@ public enum Console {
   }
 
   /// Flushes C stdio buffers (Lua's io and Swift's print share them).
-  public static func flush() { fflush(nil) }
+  public static func flush() { noteStdoutFailure(fflush(nil) != 0 ? errno : 0) }
 
   public static func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
     var off = 0
@@ -160,6 +160,7 @@ public enum Console {
       let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
       if n < 0 {
         if errno == EINTR { continue }
+        if fd == 2 { noteStderrFailure() }
         return
       }
       off += n

@@ -210,4 +210,38 @@ final class HostileInputTests: BinaryTestCase {
     XCTAssertEqual(ok.stderr, "")
     XCTAssertTrue(FileManager.default.fileExists(atPath: marker), "a trusted init.lua must run")
   }
+
+  // MARK: Output that cannot be written
+
+  func testAFailedWriteToStdoutIsAnErrorNeverSilence() throws {
+    let socket = "mt-nosuch-\(UInt32.random(in: 0...UInt32.max))"
+    try writeRoster("return { socket = \"\(socket)\", agents = {} }\n", mode: 0o600)
+    let commands: [[String]] = [
+      ["-e", "print('x')"], ["-e", "for i = 1, 100000 do print(i) end"],
+      ["-e", "io.write('x') os.exit(0)"], ["fleet", "ps"], ["fleet", "ps", "--json"],
+      ["fleet", "export"], ["help"], ["--version"],
+    ]
+    for args in commands {
+      for (redirect, why) in [(">/dev/full", "write failed"), (">&-", "stdout is closed")] {
+        let r = try run(
+          ["-c", "exec \"$0\" \"$@\" \(redirect)", binary] + args, executable: "/bin/sh",
+          timeout: 10)
+        let what = "\(args) \(redirect)"
+        assertNoCrash(r, what)
+        XCTAssertEqual(r.status, 1, "\(what): \(r.stderr)")
+        let lines = r.stderr.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.filter { $0.hasPrefix("mosaic: stdout: ") }.count, 1, what)
+        XCTAssertTrue(lines.last?.hasPrefix("mosaic: stdout: write failed") ?? false, what)
+        XCTAssertTrue(r.stderr.contains(why), "\(what): \(r.stderr)")
+      }
+    }
+    // A reader that leaves (`| head -1`) ends the writer quietly, as SIGPIPE would.
+    let piped = try run(
+      [
+        "-c", "\"$0\" -e 'for i = 1, 1e6 do print(i) end' | head -1; exit ${PIPESTATUS:-0}", binary,
+      ],
+      executable: "/bin/bash", timeout: 10)
+    XCTAssertEqual(piped.stdout, "1\n")
+    XCTAssertEqual(piped.stderr, "")
+  }
 }
