@@ -64,6 +64,10 @@ final class HostileInputTests: BinaryTestCase {
 
   // MARK: Helpers for special files
 
+  static func put(_ text: String, _ path: String) throws {
+    try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+  }
+
   func writeRoster(_ text: String, mode: Int) throws {
     try FileManager.default.createDirectory(
       atPath: config + "/fleet", withIntermediateDirectories: true)
@@ -243,5 +247,74 @@ final class HostileInputTests: BinaryTestCase {
       executable: "/bin/bash", timeout: 10)
     XCTAssertEqual(piped.stdout, "1\n")
     XCTAssertEqual(piped.stderr, "")
+  }
+
+  // MARK: Files other processes write into <run>
+
+  /// Hostile heartbeat files: never healthy, always `unknown` with a reason, and `heartbeat.read`
+  /// answers at once (a FIFO cannot block it).
+  func testHostileHeartbeatsAreUnknownWithAReason() throws {
+    let runDir = config + "/fleet/run"
+    try FileManager.default.createDirectory(
+      atPath: runDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    let now = ISO8601DateFormatter().string(from: Date())  // 2026-...Z
+    let day = String(now.prefix(10))
+    let time = String(now.dropFirst(10).prefix(9))  // Thh:mm:ss
+    let cases: [(String, (String) throws -> Void)] = [
+      ("offset -96:00", { p in try Self.put("ts=\(day)\(time)-96:00 pid=1 status=ok\n", p) }),
+      ("offset +00:99", { p in try Self.put("ts=\(day)\(time)+00:99 pid=1 status=ok\n", p) }),
+      ("30 February", { p in try Self.put("ts=2026-02-30T00:00:00Z pid=1 status=ok\n", p) }),
+      ("31 April", { p in try Self.put("ts=2026-04-31T00:00:00Z pid=1 status=ok\n", p) }),
+      ("interval nan", { p in try Self.put("ts=\(now) pid=1 status=ok interval=nan\n", p) }),
+      ("interval inf", { p in try Self.put("ts=\(now) pid=1 status=ok interval=inf\n", p) }),
+      ("pid huge", { p in try Self.put("ts=\(now) pid=99999999999999999999 status=ok\n", p) }),
+      ("control bytes", { p in try Self.put("ts=\(now) pid=1 status=ok\u{1b}[2J\u{7}\n", p) }),
+      ("NUL byte", { p in try Self.put("ts=\(now) pid=1\u{0} status=ok\n", p) }),
+      (
+        "5 KiB",
+        { p in
+          try Self.put("ts=\(now) pid=1 status=ok x=" + String(repeating: "a", count: 5000), p)
+        }
+      ),
+      ("FIFO", { p in XCTAssertEqual(mkfifo(p, 0o600), 0) }),
+      (
+        "directory",
+        { p in
+          try FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: false)
+        }
+      ),
+      (
+        "symlink",
+        { p in
+          let target = p + ".target"
+          try Self.put("ts=\(now) pid=1 status=ok\n", target)
+          try FileManager.default.createSymbolicLink(atPath: p, withDestinationPath: target)
+        }
+      ),
+      (
+        "world-writable",
+        { p in
+          try Self.put("ts=\(now) pid=1 status=ok\n", p)
+          chmod(p, 0o666)
+        }
+      ),
+    ]
+    for (what, make) in cases {
+      let path = runDir + "/a.hb"
+      try? FileManager.default.removeItem(atPath: path)
+      try make(path)
+      if !what.hasPrefix("world") && !what.hasPrefix("FIFO") && !what.hasPrefix("dir") {
+        chmod(path, 0o600)
+      }
+      let r = try run(
+        [
+          "-e",
+          "local r = heartbeat.read('a', 15) print(r.health, r.reason ~= nil and #r.reason > 0)",
+        ],
+        timeout: 5)
+      assertNoCrash(r, what)
+      XCTAssertEqual(r.stdout, "unknown\ttrue\n", "\(what): \(r.stdout) \(r.stderr)")
+      XCTAssertLessThan(r.elapsed, 5, what)
+    }
   }
 }
