@@ -163,6 +163,44 @@ final class HostileInputTests: BinaryTestCase {
     }
   }
 
+  func testInvalidRosterValuesAreErrorsNamingTheField() throws {
+    let bad: [(String, String, String)] = [
+      ("heartbeat_interval = 0/0", "agents = {}", "roster.heartbeat_interval: must be a finite"),
+      ("heartbeat_interval = 1/0", "agents = {}", "roster.heartbeat_interval: must be a finite"),
+      ("heartbeat_interval = -1", "agents = {}", "field \"heartbeat_interval\" must be a positive"),
+      ("heartbeat_interval = 0", "agents = {}", "field \"heartbeat_interval\" must be a positive"),
+      (
+        "", "agents = { { name = \"a\", runtime = \"stub\", heartbeat_interval = -1/0 } }",
+        "roster.agents[1].heartbeat_interval: must be a finite"
+      ),
+      (
+        "", "agents = { { name = \"a\", runtime = \"stub\", match = \"[a\" } }",
+        "agent \"a\": field \"match\" is not a valid Lua pattern: malformed pattern"
+      ),
+      (
+        "", "agents = { { name = \"b\", runtime = \"x\", match = \"(()\" } }",
+        "agent \"b\": field \"match\" is not a valid Lua pattern: unfinished capture"
+      ),
+      (
+        "", "agents = { { name = \"c\", runtime = \"stub\", match = \"%\" } }",
+        "agent \"c\": field \"match\" is not a valid Lua pattern"
+      ),
+      ("", "agents = { { name = \"a\\0b\", runtime = \"stub\" } }", "name"),
+      ("", "agents = { { name = string.rep(\"a\", 1e6), runtime = \"stub\" } }", "name"),
+      ("socket = \"x\\n\"", "agents = {}", "socket"),
+      ("", "agents = { [1e9] = {} }", "agents"),
+    ]
+    try checkAll(
+      bad.map { top, agents, why in
+        Case(
+          name: "roster { \(top) \(agents) }",
+          setup: { t in
+            try t.writeRoster(
+              "return { \(top)\(top.isEmpty ? "" : ", ") \(agents) }\n", mode: 0o600)
+          }, args: ["fleet", "ps"], expect: why)
+      })
+  }
+
   func testUntrustedCommandsAndModulesAreRefused() throws {
     try checkAll([
       Case(
@@ -315,6 +353,64 @@ final class HostileInputTests: BinaryTestCase {
       assertNoCrash(r, what)
       XCTAssertEqual(r.stdout, "unknown\ttrue\n", "\(what): \(r.stdout) \(r.stderr)")
       XCTAssertLessThan(r.elapsed, 5, what)
+    }
+  }
+
+  // MARK: Public Lua functions (SPEC 2.10: a programming error raises at the caller's line)
+
+  /// Bad arguments to every public function: each call raises (never hangs, never runs with a
+  /// NaN or infinite time, never truncates at a NUL) and the error names the caller's line.
+  func testBadArgumentsRaiseAtTheCallersLine() throws {
+    let calls = [
+      #"fleet.probe("a", 0/0)"#, #"fleet.probe("a", -5)"#, #"fleet.probe("a", 1/0)"#,
+      #"fleet.probe("a", "x")"#, #"fleet.probe({1})"#, #"fleet.probe(true)"#,
+      #"fleet.wait{agent="a", timeout=0/0}"#, #"fleet.wait{agent="a", timeout=-1}"#,
+      #"fleet.wait{agent="a", timeout=1/0}"#, #"fleet.wait{agent="a", every=0/0}"#,
+      #"fleet.wait{agent="a", every=-1}"#, #"fleet.wait{agent="a", timeout="x"}"#,
+      #"fleet.wait{agent=1}"#, #"fleet.wait{agents={"a", {}}}"#,
+      #"fleet.wait{agent="a", until_fn=1}"#, #"fleet.wait(nil)"#,
+      #"fleet.ps{roster=1}"#, #"fleet.ps("x")"#, #"fleet.ps{probe_timeout=0/0}"#,
+      #"fleet.ps{probe_timeout=1/0}"#, #"fleet.ps{bogus=1}"#, #"fleet.agent(1)"#,
+      #"fleet.agent("a", 1)"#, #"fleet.agent("a", {socket=1})"#, #"fleet.ps_json(1)"#,
+      #"agent.capture("a", {history=0/0})"#, #"agent.capture("a", {history=-1})"#,
+      #"agent.capture(1)"#, #"agent.capture("a", {socket=1})"#,
+      #"agent.watch("a", {interval=0/0})"#, #"agent.watch("a", {interval=1/0})"#,
+      #"agent.watch("a", {interval=0})"#, #"agent.attach(1)"#, #"agent.attach("a", 1)"#,
+      #"agent.send(1, "x")"#, #"agent.send("a", {})"#, #"agent.send("a", "x", 1)"#,
+      #"agent.send("a", "x", {timeout=0/0})"#, #"agent.send("a", "x", {timeout=-1})"#,
+      #"mosaic.exec({"echo", "a\0b"})"#, #"mosaic.exec({"tr\0ue"})"#,
+      #"mosaic.exec({"true"}, {env={["A=B"]="c"}})"#, #"mosaic.exec({"true"}, {env={[""]="c"}})"#,
+      #"mosaic.exec({"true"}, {env={A="a\0b"}})"#, #"mosaic.exec({"true"}, {env={["A\0"]="b"}})"#,
+      #"mosaic.exec("x")"#, #"mosaic.exec({})"#, #"mosaic.exec({"true"}, {timeout=0/0})"#,
+      #"mosaic.exec({"true"}, {timeout=-1})"#, #"mosaic.exec({"true"}, {bogus=1})"#,
+      #"mosaic.sleep(0/0)"#, #"mosaic.sleep(-1)"#, #"mosaic.sleep(1/0)"#, #"mosaic.sleep("x")"#,
+      #"mosaic.log(1)"#, #"mosaic.lock(1)"#, #"mosaic.lock("a", {timeout=0/0})"#,
+      #"mosaic.lock("a", 1)"#, #"mosaic.json.encode(0/0)"#, #"mosaic.json.encode(1/0)"#,
+      #"mosaic.json.decode({})"#, #"mosaic.write_file({}, "a")"#,
+      #"mosaic.write_file("/tmp/x", "a", -1)"#, #"heartbeat.read({})"#,
+      #"heartbeat.read("a", 0/0)"#, #"heartbeat.read("a", -1)"#, #"heartbeat.read("a", 1/0)"#,
+      #"heartbeat.read("../x")"#, #"heartbeat.health("x", 15)"#, #"heartbeat.health(0/0, 15)"#,
+      #"heartbeat.health(1, 0/0)"#, #"heartbeat.health(1, 15, 1/0)"#, #"heartbeat.write({})"#,
+      #"heartbeat.write("a", {interval=0/0})"#, #"heartbeat.write("a", {pid=-1})"#,
+      #"heartbeat.respond("a", {interval=0/0})"#, #"heartbeat.respond("a", {interval=-1})"#,
+      #"heartbeat.wrap("a", "x")"#, #"heartbeat.wrap("a", {})"#, #"heartbeat.wrap("a", {1})"#,
+      #"heartbeat.wrap("a", {"true"}, {interval=-1})"#,
+    ]
+    try writeRoster(
+      "return { socket = \"mt-nosuch-\(getpid())\", agents = { { name = \"a\", runtime = \"stub\" } } }\n",
+      mode: 0o600)
+    for call in calls {
+      // Line 3 of the script makes the call (not as a tail call, which would drop the frame).
+      let script = try write(
+        "call.lua",
+        "local ok, err = pcall(function()\n  local results = {\n    \(call)\n  }\n  return results\nend)\n"
+          + "print(ok, err)\n")
+      let r = try run(["run", "--timeout", "5", script], timeout: 10)
+      assertNoCrash(r, call)
+      XCTAssertTrue(
+        r.stdout.hasPrefix("false\t\(script):3: bad argument #"), "\(call): \(r.stdout) \(r.stderr)"
+      )
+      XCTAssertLessThan(r.elapsed, 5, call)
     }
   }
 }

@@ -2,6 +2,7 @@
 -- like the JSON of `mosaic fleet ps --json` (SPEC 2.4).
 local host = require "mosaic._host"
 local closest = require "mosaic._suggest"
+local forward = require "mosaic._forward"
 
 local M = {}
 
@@ -22,7 +23,7 @@ function M.agent(name, opts)
   if type(name) ~= "string" then
     error(("bad argument #1 to 'agent' (string expected, got %s)"):format(type(name)), 2)
   end
-  local snapshot, err = host.fleet_ps(opts)
+  local snapshot, err = forward("agent", host.fleet_ps, opts)
   if not snapshot then
     return nil, err
   end
@@ -43,7 +44,7 @@ function M.probe(names, timeout)
   if type(names) ~= "table" then
     error(("bad argument #1 to 'probe' (string or list expected, got %s)"):format(type(names)), 2)
   end
-  return host.fleet_probe(names, timeout)
+  return (forward("probe", host.fleet_probe, names, timeout))
 end
 
 local function describe(row)
@@ -77,15 +78,32 @@ function M.wait(opts)
     end
   end
   local names = opts.agents or { opts.agent }
-  if #names == 0 then
+  if type(names) ~= "table" or #names == 0 then
     error("bad argument #1 to 'wait' (agent or agents expected)", 2)
   end
+  for _, name in ipairs(names) do
+    if type(name) ~= "string" then
+      error(("bad argument #1 to 'wait' (agent names must be strings, got %s)"):format(type(name)), 2)
+    end
+  end
   local timeout, every = opts.timeout or 30, opts.every or 0.25
+  -- NaN compares false with everything: a timeout of 0/0 would never pass.
+  if type(timeout) ~= "number" or timeout ~= timeout or timeout < 0 or timeout == math.huge then
+    error(("bad argument #1 to 'wait' (timeout: finite number of seconds >= 0 expected, got %s)"):format(
+      tostring(timeout)), 2)
+  end
+  if type(every) ~= "number" or every ~= every or every <= 0 or every == math.huge then
+    error(("bad argument #1 to 'wait' (every: positive finite number of seconds expected, got %s)"):format(
+      tostring(every)), 2)
+  end
+  if opts.until_fn ~= nil and type(opts.until_fn) ~= "function" then
+    error(("bad argument #1 to 'wait' (until_fn: function expected, got %s)"):format(type(opts.until_fn)), 2)
+  end
   local query = { roster = opts.roster, socket = opts.socket, tenant = opts.tenant }
   local deadline = mosaic.monotonic() + timeout
   local last
   while true do
-    local snapshot, err = host.fleet_ps(query)
+    local snapshot, err = forward("wait", host.fleet_ps, query)
     if snapshot then
       local by_name, missing, pending = {}, {}, {}
       for _, row in ipairs(snapshot.agents) do
