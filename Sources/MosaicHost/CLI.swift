@@ -142,7 +142,7 @@ public enum MosaicCLI {
     var rest = argv[...]
     while rest.first == "-e" {
       rest = rest.dropFirst()
-      guard let chunk = rest.first else { return usage("-e needs a chunk of Lua") }
+      guard let chunk = rest.first else { return usage("-e: a chunk of Lua expected") }
       chunks.append(chunk)
       rest = rest.dropFirst()
     }

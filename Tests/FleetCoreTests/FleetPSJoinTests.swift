@@ -187,7 +187,7 @@ final class FleetPSJoinTests: XCTestCase {
       d["flags"], .array([.string("drift"), .string("boot-enable"), .string("stale")]),
       "enabled-runtime vanishes at reboot: a boot-enable gap")
 
-    XCTAssertEqual(stray["tenant_id"], .null)
+    XCTAssertEqual(stray["tenant_id"], .string("acme"), "the roster's default tenant (SPEC 2.4)")
     XCTAssertEqual(stray["systemd"]?["unit"], .null)
     XCTAssertEqual(stray["runtime"], .null)
     XCTAssertEqual(stray["flags"], .array([.string("unrostered")]))

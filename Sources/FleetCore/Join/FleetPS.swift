@@ -185,7 +185,8 @@ public enum FleetPS {
             RowInput(
               name: session, agent: nil, unit: .unknown,
               pane: .known(listing.agentPane(of: session)), heartbeat: file?.0,
-              interval: roster.heartbeatInterval, lease: file?.1, probeAnswer: nil)))
+              interval: roster.heartbeatInterval, lease: file?.1, probeAnswer: nil,
+              defaultTenant: roster.tenant)))
       }
     }
 
@@ -220,6 +221,8 @@ struct RowInput {
   var interval: Double
   var lease: Lease?
   var probeAnswer: Bool?
+  /// The tenant of an unrostered session: the roster's default (SPEC 2.4).
+  var defaultTenant: String? = nil
 }
 
 struct RowContext {
@@ -329,7 +332,7 @@ struct RowContext {
 
     return .object([
       ("name", .string(input.name)),
-      ("tenant_id", .from(agent?.tenant)),
+      ("tenant_id", .from(agent?.tenant ?? input.defaultTenant)),
       ("host", .string(agent?.host ?? planes.host)),
       ("runtime", runtime),
       ("systemd", systemd),
