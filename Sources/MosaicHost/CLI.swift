@@ -16,7 +16,12 @@ public enum ExitCode {
 public enum MosaicCLI {
   /// Runs the program for `argv` (without argv[0]) and returns the exit status.
   public static func main(_ argv: [String]) -> Int32 {
+    Console.guardStandardStreams()
     signal(SIGPIPE, SIG_IGN)
+    return Console.finish(dispatch(argv))
+  }
+
+  static func dispatch(_ argv: [String]) -> Int32 {
     guard let first = argv.first else {
       return runCommand(["help"])
     }
@@ -133,7 +138,7 @@ public enum MosaicCLI {
     var rest = argv[...]
     while rest.first == "-e" {
       rest = rest.dropFirst()
-      guard let chunk = rest.first else { return usage("-e needs a chunk of Lua") }
+      guard let chunk = rest.first else { return usage("-e: a chunk of Lua expected") }
       chunks.append(chunk)
       rest = rest.dropFirst()
     }

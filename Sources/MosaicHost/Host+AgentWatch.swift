@@ -102,9 +102,8 @@ extension Runtime {
         { call throws(LuaCallError) in
           // agent_tmux_prefix(socket) -> "C-b" | nil   (the server's prefix key)
           let socket = try call.string(1)
-          let r = TmuxClient(socket: socket, timeout: 3).run([
-            "tmux", "-L", socket, "show-options", "-gv", "prefix",
-          ])
+          let r = TmuxClient(socket: socket, timeout: 3).run(
+            TmuxArgv.prefix(socket: socket) + ["show-options", "-gv", "prefix"])
           guard case .success(let out) = r else { return 0 }
           let key = out.stdoutText.split(separator: "\n").first.map(String.init) ?? ""
           guard !key.isEmpty else { return 0 }

@@ -116,6 +116,24 @@ extension Runtime {
         }
       ),
       (
+        "read_code",
+        { call throws(LuaCallError) in
+          // read_code(path) -> source | nil, message, missing   (SPEC 2.2: code files pass
+          // the trust check of <run>'s files, and the open cannot block)
+          let path = try call.string(1)
+          switch Files.readCode(path) {
+          case .success(let bytes):
+            call.push(bytes: bytes)
+            return 1
+          case .failure(let refused):
+            call.pushNil()
+            call.push(Files.refusal(path, refused))
+            call.push(refused == .missing)
+            return 3
+          }
+        }
+      ),
+      (
         "list_dir",
         { call throws(LuaCallError) in
           call.push(.array(Files.list(try call.string(1)).map { .string($0) }))
@@ -188,8 +206,10 @@ private func exec(_ call: LuaCall) throws(LuaCallError) -> Int32 {
     throw .argument(1, "non-empty list of strings expected")
   }
   var argv: [String] = []
-  for item in items {
+  for (n, item) in items.enumerated() {
     guard case .string(let s) = item else { throw .argument(1, "list of strings expected") }
+    // A C string ends at NUL: the program would get a shorter argument than the script gave.
+    guard !s.utf8.contains(0) else { throw .argument(1, "argv[\(n + 1)] contains a NUL byte") }
     argv.append(s)
   }
   let opts = try call.options(2, known: ["stdin", "timeout", "env"])
@@ -202,7 +222,7 @@ private func exec(_ call: LuaCall) throws(LuaCallError) -> Int32 {
     request.input = bytes
   }
   if let t = opts["timeout"] {
-    guard let d = t.doubleValue, d > 0 else {
+    guard let d = t.doubleValue, d > 0, !d.isNaN else {
       throw .argument(2, "timeout: positive number expected")
     }
     // Longer than 24 days is as good as none (and the runner counts in 32-bit ms).
@@ -212,6 +232,11 @@ private func exec(_ call: LuaCall) throws(LuaCallError) -> Int32 {
   case .object(let env)?:
     for (k, v) in env {
       guard case .string(let s) = v else { throw .argument(2, "env.\(k): string expected") }
+      // `A=B` as a name would be read back as variable A; NUL would cut either short.
+      guard !k.isEmpty, !k.utf8.contains(UInt8(ascii: "=")), !k.utf8.contains(0) else {
+        throw .argument(2, "env: invalid variable name '\(printable(k))' (empty, '=' or NUL)")
+      }
+      guard !s.utf8.contains(0) else { throw .argument(2, "env.\(k): contains a NUL byte") }
       request.environment[k] = s
     }
   case nil, .array([])?: break  // `{}` reads as an empty array
@@ -240,6 +265,11 @@ private func exec(_ call: LuaCall) throws(LuaCallError) -> Int32 {
   call.push(bytes: result.stderr)
   call.setField("stderr")
   return 1
+}
+
+/// `s` with control characters shown as `?` (for messages).
+private func printable(_ s: String) -> String {
+  String(s.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? "?" : Character($0) })
 }
 
 /// sleep(seconds): stops early when the chunk is being stopped (Ctrl-C, time limit), with

@@ -25,11 +25,13 @@ public enum RosterLoader {
         RosterLoadError(
           message: "roster: \(path): no roster yet ('mosaic fleet init' writes one)"))
     }
+    // The roster is code: the same trust check as every file mosaic runs (SPEC 2.2), and
+    // an open that cannot block (a FIFO is refused, not waited on).
     let source: [UInt8]
-    do {
-      source = try Files.read(path, limit: 4 << 20)
-    } catch {
-      return .failure(RosterLoadError(message: "roster: \(error.message)"))
+    switch Files.readCode(path, limit: 4 << 20) {
+    case .success(let bytes): source = bytes
+    case .failure(let refused):
+      return .failure(RosterLoadError(message: "roster: " + Files.refusal(path, refused)))
     }
     let value: JSONValue
     do {
@@ -45,8 +47,15 @@ public enum RosterLoader {
       do {
         value = try lua.json(at: -1)
       } catch {
-        let where_ =
+        var where_ =
           error.message.hasPrefix("value") ? "roster" + error.message.dropFirst(5) : error.message
+        // `0/0`, `1/0`: say what is wrong in the operator's terms, not JSON's.
+        if where_.hasSuffix(" is not a JSON number"), let colon = where_.lastIndex(of: ":") {
+          let got = where_[colon...].dropFirst(2).dropLast(" is not a JSON number".count)
+          where_ =
+            String(where_[..<colon]) + ": must be a finite number, got "
+            + (got.hasSuffix("nan") ? "NaN (0/0)" : got.hasPrefix("-") ? "-inf" : "inf")
+        }
         return .failure(RosterLoadError(message: "roster: \(path): \(where_)"))
       }
     } catch {
@@ -59,11 +68,24 @@ public enum RosterLoader {
       let first = error.message.split(separator: "\n").first.map(String.init) ?? error.message
       return .failure(RosterLoadError(message: "roster: \(first)"))
     }
+    let roster: Roster
     do throws(RosterError) {
-      return .success(try RosterValidator.validate(value, path: path, defaultHost: host))
+      roster = try RosterValidator.validate(value, path: path, defaultHost: host)
     } catch {
       return .failure(RosterLoadError(message: "roster: \(error.description)"))
     }
+    // `match` is a Lua pattern: compiled here, so a broken one is an error naming the agent
+    // and field, not an agent that silently shows drift.
+    let matcher = PatternMatcher()
+    for agent in roster.agents {
+      guard let pattern = agent.match, let why = matcher.compileError(pattern) else { continue }
+      return .failure(
+        RosterLoadError(
+          message:
+            "roster: \(path): agent \"\(agent.name)\": field \"match\" is not a valid Lua "
+            + "pattern: \(why)"))
+    }
+    return .success(roster)
   }
 }
 
@@ -71,6 +93,31 @@ public enum RosterLoader {
 /// caller's, which may be inside a coroutine).
 final class PatternMatcher {
   private var lua: LuaState?
+
+  /// Why `pattern` is not a valid Lua pattern (Lua's own message), or nil when it is. It is
+  /// tried against an empty subject and against one that reaches its every item.
+  func compileError(_ pattern: String) -> String? {
+    if lua == nil { lua = try? LuaState(memoryLimit: 16 << 20) }
+    guard let lua else { return "no Lua state to check it" }
+    let base = lua.top
+    defer { lua.top = base }
+    for subject in ["", pattern] {
+      lua.getGlobal("string")
+      lua.getField("find", in: -1)
+      lua.pushString(subject)
+      lua.pushString(pattern)
+      lua.setTimeLimit(1)
+      defer { lua.setTimeLimit(0) }
+      do {
+        try lua.call(nargs: 2, nresults: 1, traceback: false)
+      } catch {
+        lua.clearAbort()
+        return error.message.split(separator: "\n").first.map(String.init) ?? error.message
+      }
+      lua.top = base
+    }
+    return nil
+  }
 
   func matches(_ subject: String, _ pattern: String) -> Bool {
     if lua == nil { lua = try? LuaState(memoryLimit: 16 << 20) }
@@ -176,6 +223,9 @@ extension Runtime {
             throw .argument(1, "list of agent names expected")
           }
           let timeout = try call.optNumber(2) ?? 2
+          guard timeout >= 0, timeout <= 86400 else {
+            throw .argument(2, "timeout: seconds expected (0 to 86400), got \(timeout)")
+          }
           let store = HeartbeatStore(runDir: paths.run)
           if let failure = catching({ () throws(HeartbeatError) in try store.ensureRunDir() }) {
             return call.fail(failure.message)
@@ -209,7 +259,7 @@ extension Runtime {
           guard HeartbeatStore.isValidAgentName(name) else {
             throw .argument(1, "invalid agent name '\(name)'")
           }
-          let interval = try call.optNumber(2) ?? 15
+          let interval = call.isNoneOrNil(2) ? 15 : try interval(call, 2)
           let reading = HeartbeatStore(runDir: paths.run).read(agent: name, interval: interval)
           call.push(readingJSON(reading))
           return 1
@@ -220,7 +270,7 @@ extension Runtime {
         { call throws(LuaCallError) in
           // heartbeat_health(ts, interval, now) -> health, age_s, reason
           let ts = try call.json(1)
-          let interval = try call.number(2)
+          let interval = try interval(call, 2)
           let now = try call.optNumber(3) ?? Clock.now()
           guard now.isFinite else { throw .argument(3, "a finite time expected") }
           let epoch: Double
@@ -392,7 +442,7 @@ private func string(_ v: JSONValue?, _ arg: Int32, _ name: String) throws(LuaCal
 
 private func number(_ v: JSONValue?, _ arg: Int32, _ name: String) throws(LuaCallError) -> Double? {
   guard let v else { return nil }
-  guard let d = v.doubleValue, d > 0 else {
+  guard let d = v.doubleValue, d > 0, d.isFinite else {
     throw .argument(arg, "\(name): positive number expected")
   }
   return d

@@ -85,10 +85,9 @@ final class ShellSession {
       Console.flush()
     }
     let source: [UInt8]
-    do {
-      source = try Files.read(path)
-    } catch {
-      return "cannot read \(path): \(error.message)"
+    switch Files.readCode(path) {
+    case .success(let bytes): source = bytes
+    case .failure(let refused): return Files.refusal(path, refused)
     }
     do {
       try lua.load(source, name: "@" + path)

@@ -106,25 +106,59 @@ public enum Files {
     }
   }
 
+  /// Who may own a trusted file, and whether a symlink to one is followed.
+  public struct TrustPolicy: Sendable, Equatable {
+    /// A symlink is followed (the file it names is checked) instead of refused.
+    public var followSymlinks: Bool
+    /// Files owned by root are trusted as well as the user's own.
+    public var rootMayOwn: Bool
+
+    public init(followSymlinks: Bool, rootMayOwn: Bool) {
+      self.followSymlinks = followSymlinks
+      self.rootMayOwn = rootMayOwn
+    }
+
+    /// Files in `<run>` that other processes write (heartbeats, probes, leases): the user's
+    /// own, never through a symlink.
+    public static let data = TrustPolicy(followSymlinks: false, rootMayOwn: false)
+    /// Files mosaic runs as code (roster, `<config>/init.lua`, `<config>/commands/**`,
+    /// `<config>/lua/**`; SPEC 2.2): the user's or root's, symlinks followed to the file.
+    public static let code = TrustPolicy(followSymlinks: true, rootMayOwn: true)
+  }
+
+  /// The one trust check, on an open file: a regular file, owned by this user (or root
+  /// when `policy` allows), not group- or world-writable, at most `limit` bytes.
+  public static func distrust(_ st: stat, limit: Int, policy: TrustPolicy) -> Distrust? {
+    guard st.st_mode & S_IFMT == S_IFREG else { return .notRegular }
+    let uid = geteuid()
+    guard st.st_uid == uid || (policy.rootMayOwn && st.st_uid == 0) else {
+      return .otherOwner(st.st_uid)
+    }
+    guard st.st_mode & 0o022 == 0 else { return .writableByOthers(st.st_mode & 0o777) }
+    guard st.st_size <= limit else { return .tooLarge(limit) }
+    return nil
+  }
+
   /// Reads a small file that other processes write, refusing anything that could be a
   /// trick: a symlink, a non-regular file, another owner, group/world-writable, or more
-  /// than `limit` bytes. Opens with O_NOFOLLOW and checks the opened file (no race).
-  public static func readTrusted(_ path: String, limit: Int) -> Result<[UInt8], Distrust> {
-    let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+  /// than `limit` bytes. Opens with O_NOFOLLOW and O_NONBLOCK (a FIFO cannot block) and
+  /// checks the opened file (no race).
+  public static func readTrusted(_ path: String, limit: Int, policy: TrustPolicy = .data)
+    -> Result<[UInt8], Distrust>
+  {
+    let nofollow = policy.followSymlinks ? 0 : O_NOFOLLOW
+    let fd = open(path, O_RDONLY | nofollow | O_NONBLOCK | O_CLOEXEC)
     if fd < 0 {
       switch errno {
-      case ENOENT: return .failure(.missing)
-      case ELOOP: return .failure(.symlink)
+      case ENOENT, ENOTDIR: return .failure(.missing)
+      case ELOOP: return .failure(policy.followSymlinks ? .unreadable(why()) : .symlink)
       default: return .failure(.unreadable(why()))
       }
     }
     defer { close(fd) }
     var st = stat()
     guard fstat(fd, &st) == 0 else { return .failure(.unreadable(why())) }
-    guard st.st_mode & S_IFMT == S_IFREG else { return .failure(.notRegular) }
-    guard st.st_uid == geteuid() else { return .failure(.otherOwner(st.st_uid)) }
-    guard st.st_mode & 0o022 == 0 else { return .failure(.writableByOthers(st.st_mode & 0o777)) }
-    guard st.st_size <= limit else { return .failure(.tooLarge(limit)) }
+    if let refused = distrust(st, limit: limit, policy: policy) { return .failure(refused) }
     do {
       let bytes = try readFD(fd, path: path, limit: limit)
       return .success(bytes)
@@ -133,6 +167,24 @@ public enum Files {
       return .failure(
         error.message.hasSuffix("larger than \(limit) bytes")
           ? .tooLarge(limit) : .unreadable(error.message))
+    }
+  }
+
+  /// Reads a file mosaic runs as code (SPEC 2.2), with the same check as `<run>`'s files
+  /// (`readTrusted`) but following symlinks and trusting root's files too.
+  public static func readCode(_ path: String, limit: Int = 16 << 20) -> Result<[UInt8], Distrust> {
+    readTrusted(path, limit: limit, policy: .code)
+  }
+
+  /// The one-line refusal for a code file: `<path>: refusing to run it: <why>`, with the
+  /// fix where there is one.
+  public static func refusal(_ path: String, _ d: Distrust) -> String {
+    switch d {
+    case .missing: return "\(path): No such file or directory"
+    case .unreadable(let why): return "\(path): \(why)"
+    case .writableByOthers:
+      return "\(path): refusing to run it: \(d.reason); run: chmod go-w \(path)"
+    default: return "\(path): refusing to run it: \(d.reason)"
     }
   }
 

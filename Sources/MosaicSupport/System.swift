@@ -92,7 +92,8 @@ public enum ISO8601 {
       let hour = num(11, 2), b[13] == 0x3A, let minute = num(14, 2), b[16] == 0x3A,
       let second = num(17, 2)
     else { return nil }
-    guard (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
+    guard (1...12).contains(month), (1...daysIn(month, of: year)).contains(day), hour < 24,
+      minute < 60, second < 61
     else { return nil }
     var i = 19
     var fraction = 0.0
@@ -112,7 +113,9 @@ public enum ISO8601 {
     if b[i] == UInt8(ascii: "Z") || b[i] == UInt8(ascii: "z") {
       i += 1
     } else if b[i] == UInt8(ascii: "+") || b[i] == UInt8(ascii: "-") {
-      guard let oh = num(i + 1, 2), i + 3 < b.count, b[i + 3] == 0x3A, let om = num(i + 4, 2)
+      // RFC 3339's range: hours 00-23, minutes 00-59 (`-96:00` and `+00:99` are not offsets).
+      guard let oh = num(i + 1, 2), i + 3 < b.count, b[i + 3] == 0x3A, let om = num(i + 4, 2),
+        oh < 24, om < 60
       else { return nil }
       offset = (oh * 3600 + om * 60) * (b[i] == UInt8(ascii: "+") ? 1 : -1)
       i += 6
@@ -130,6 +133,15 @@ public enum ISO8601 {
     let days = era * 146097 + doe - 719468
     let secs = days * 86400 + hour * 3600 + minute * 60 + second - offset
     return Double(secs) + fraction
+  }
+
+  /// Days in `month` (1-12) of the proleptic Gregorian `year`.
+  static func daysIn(_ month: Int, of year: Int) -> Int {
+    switch month {
+    case 2: return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
+    case 4, 6, 9, 11: return 30
+    default: return 31
+    }
   }
 }
 
@@ -152,7 +164,7 @@ public enum Console {
   }
 
   /// Flushes C stdio buffers (Lua's io and Swift's print share them).
-  public static func flush() { fflush(nil) }
+  public static func flush() { noteStdoutFailure(fflush(nil) != 0 ? errno : 0) }
 
   public static func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
     var off = 0
@@ -160,6 +172,7 @@ public enum Console {
       let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
       if n < 0 {
         if errno == EINTR { continue }
+        if fd == 2 { noteStderrFailure() }
         return
       }
       off += n

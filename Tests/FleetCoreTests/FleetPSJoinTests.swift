@@ -129,7 +129,8 @@ final class FleetPSJoinTests: XCTestCase {
     // One tmux process, with an exact socket.
     XCTAssertEqual(runner.calls.count, 1)
     XCTAssertEqual(
-      Array(runner.calls[0].prefix(5)), ["tmux", "-L", "mosaic-factory", "list-panes", "-a"])
+      Array(runner.calls[0].prefix(6)),
+      ["tmux", "-u", "-L", "mosaic-factory", "list-panes", "-a"])
 
     // Top level.
     guard case .object(let top) = ps else { return XCTFail("not an object") }
@@ -191,7 +192,7 @@ final class FleetPSJoinTests: XCTestCase {
       d["flags"], .array([.string("drift"), .string("boot-enable"), .string("stale")]),
       "enabled-runtime vanishes at reboot: a boot-enable gap")
 
-    XCTAssertEqual(stray["tenant_id"], .null)
+    XCTAssertEqual(stray["tenant_id"], .string("acme"), "the roster's default tenant (SPEC 2.4)")
     XCTAssertEqual(stray["systemd"]?["unit"], .null)
     XCTAssertEqual(stray["runtime"], .null)
     XCTAssertEqual(stray["flags"], .array([.string("unrostered")]))

@@ -128,10 +128,25 @@ final class HeartbeatParserTests: XCTestCase {
     for ts in [
       "yesterday", "2026-11-24", "2026-11-24_15:00:00Z", "2026-13-24T15:00:00Z",
       "2026-11-24T25:00:00Z", "2026-11-24T15:00:00", "1795000000", "",
+      // Strict ISO 8601 / RFC 3339: offsets within 23:59, real calendar dates.
+      "2026-11-24T15:00:00-96:00", "2026-11-24T15:00:00+00:99", "2026-11-24T15:00:00+24:00",
+      "2026-02-30T15:00:00Z", "2026-02-29T15:00:00Z", "2100-02-29T00:00:00Z",
+      "2026-04-31T00:00:00Z", "2026-11-31T00:00:00Z", "2026-00-10T00:00:00Z",
+      "2026-11-00T00:00:00Z",
     ] {
       let r = HeartbeatFixtures.parse("ts=\(ts) pid=1 status=ok")
       XCTAssertEqual(r, .failure(.badTimestamp(ts)), ts)
     }
+  }
+
+  func testRealCalendarDatesAndOffsetsParse() {
+    XCTAssertNotNil(ISO8601.parse("2024-02-29T12:00:00Z"))
+    XCTAssertNotNil(ISO8601.parse("2000-02-29T12:00:00Z"))
+    XCTAssertNotNil(ISO8601.parse("2026-04-30T23:59:60Z"))
+    XCTAssertEqual(
+      ISO8601.parse("2026-11-24T15:00:00-09:30"), ISO8601.parse("2026-11-25T00:30:00Z"))
+    XCTAssertEqual(
+      ISO8601.parse("2026-11-24T15:00:00+23:59"), ISO8601.parse("2026-11-23T15:01:00Z"))
   }
 
   func testBadPidAndStatus() {

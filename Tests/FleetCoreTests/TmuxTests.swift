@@ -56,12 +56,12 @@ final class TmuxTests: XCTestCase {
     XCTAssertEqual(runner.requests.count, 1)
     let argv = runner.requests[0].argv
     XCTAssertEqual(
-      Array(argv.prefix(6)), ["tmux", "-L", "mosaic-factory", "list-panes", "-a", "-F"])
-    XCTAssertEqual(argv.count, 7)
+      Array(argv.prefix(7)), ["tmux", "-u", "-L", "mosaic-factory", "list-panes", "-a", "-F"])
+    XCTAssertEqual(argv.count, 8)
     let command = "#{s/[\u{01}-\u{1f}\u{7f}]/?/:pane_current_command}"
-    XCTAssertTrue(argv[6].hasPrefix("#{version}\(sep)#{session_name}\(sep)"), argv[6])
-    XCTAssertTrue(argv[6].hasSuffix("#{session_attached}\(sep)" + command), argv[6])
-    XCTAssertEqual(argv[6].components(separatedBy: "#{").count - 1, 23)
+    XCTAssertTrue(argv[7].hasPrefix("#{version}\(sep)#{session_name}\(sep)"), argv[7])
+    XCTAssertTrue(argv[7].hasSuffix("#{session_attached}\(sep)" + command), argv[7])
+    XCTAssertEqual(argv[7].components(separatedBy: "#{").count - 1, 23)
     XCTAssertNotNil(runner.requests[0].timeout)
     XCTAssertEqual(tmux.argv.listPanes(), argv)
   }
@@ -155,7 +155,7 @@ final class TmuxTests: XCTestCase {
     let yes = TmuxRecordingRunner(CommandResult(status: 0))
     XCTAssertEqual(TmuxClient(socket: "f", runner: yes).hasSession("coder-1"), .success(true))
     XCTAssertEqual(
-      yes.requests.map(\.argv), [["tmux", "-L", "f", "has-session", "-t", "=coder-1"]])
+      yes.requests.map(\.argv), [["tmux", "-u", "-L", "f", "has-session", "-t", "=coder-1"]])
     let no = TmuxRecordingRunner(
       CommandResult(status: 1, stderr: Array("can't find session: coder-1\n".utf8)))
     XCTAssertEqual(TmuxClient(socket: "f", runner: no).hasSession("coder-1"), .success(false))
@@ -182,7 +182,7 @@ final class TmuxTests: XCTestCase {
 
   func testArgvBuilders() {
     let a = TmuxArgv(socket: "mosaic-factory")
-    let base = ["tmux", "-L", "mosaic-factory"]
+    let base = ["tmux", "-u", "-L", "mosaic-factory"]
     XCTAssertEqual(a.hasSession("coder-1"), base + ["has-session", "-t", "=coder-1"])
     XCTAssertEqual(a.capturePane("%3"), base + ["capture-pane", "-p", "-e", "-t", "%3"])
     XCTAssertEqual(
@@ -206,7 +206,7 @@ final class TmuxTests: XCTestCase {
     XCTAssertEqual(TmuxArgv.sessionTarget("coder-1"), "=coder-1:")
     XCTAssertEqual(
       TmuxArgv(program: "/usr/bin/tmux", socket: "x").hasSession("y"),
-      ["/usr/bin/tmux", "-L", "x", "has-session", "-t", "=y"])
+      ["/usr/bin/tmux", "-u", "-L", "x", "has-session", "-t", "=y"])
     XCTAssertEqual(
       TmuxClient(socket: "s", program: "/opt/tmux").argv.hasSession("a")[0], "/opt/tmux")
   }

@@ -554,7 +554,7 @@ final class AgentSendClassifierTests: XCTestCase {
     XCTAssertEqual(
       TmuxArgv(socket: "s").sendScreen("%3"),
       [
-        "tmux", "-L", "s", "display-message", "-p", "-t", "%3", SendScreen.format, ";",
+        "tmux", "-u", "-L", "s", "display-message", "-p", "-t", "%3", SendScreen.format, ";",
         "capture-pane", "-p", "-t", "%3",
       ])
   }

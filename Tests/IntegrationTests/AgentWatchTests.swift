@@ -491,8 +491,9 @@ final class AgentWatchTests: XCTestCase {
   func testCaptureArgvIsOneInvocation() {
     let argv = PaneCapturer(socket: "s").argv(paneId: "%7", escapes: true, keepTrailingSpaces: true)
     XCTAssertEqual(argv.filter { $0 == ";" }.count, 1)
-    XCTAssertEqual(Array(argv.prefix(7)), ["tmux", "-L", "s", "display-message", "-p", "-t", "%7"])
+    XCTAssertEqual(
+      Array(argv.prefix(8)), ["tmux", "-u", "-L", "s", "display-message", "-p", "-t", "%7"])
     XCTAssertEqual(Array(argv.suffix(7)), [";", "capture-pane", "-p", "-e", "-N", "-t", "%7"])
-    XCTAssertFalse(argv[7].hasSuffix(";"))
+    XCTAssertFalse(argv[8].hasSuffix(";"))
   }
 }

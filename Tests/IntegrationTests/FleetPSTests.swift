@@ -142,7 +142,7 @@ final class FleetPSTests: DogfoodTestCase {
     defer { _ = try? SpawnRunner().run(["tmux", "-L", f.socket, "kill-session", "-t", "=stray"]) }
     let row = try f.row("stray")
     XCTAssertEqual(row["flags"]?.arrayValue, [.string("unrostered")])
-    XCTAssertEqual(row["tenant_id"], .null)
+    XCTAssertEqual(row["tenant_id"]?.stringValue, "default", "the roster's default tenant")
     XCTAssertEqual(row["host"]?.stringValue, shortHostName())
     XCTAssertEqual(row["pane"]?["state"]?.stringValue, "alive")
     // Narrowing by tenant leaves unrostered sessions out.

@@ -7,27 +7,23 @@ local host = require "mosaic._host"
 
 local roots = host.lua_roots()
 
-local function readable(path)
-  local f = io.open(path, "rb")
-  if f then
-    f:close()
-    return true
-  end
-  return false
-end
-
 local function search(name)
   local rel = name:gsub("%.", "/")
   local candidates = { rel .. ".lua", rel .. "/init.lua" }
   for _, root in ipairs(roots) do
     for _, cand in ipairs(candidates) do
       local path = root .. "/" .. cand
-      if readable(path) then
-        local fn, err = loadfile(path)
+      -- Code from disk passes the same trust check as <run>'s files (SPEC 2.2): a file
+      -- another user could have written is refused, never run.
+      local source, why, missing = host.read_code(path)
+      if source then
+        local fn, err = load(source, "@" .. path, "t")
         if not fn then
           error(("error loading module '%s' from file '%s':\n\t%s"):format(name, path, err), 0)
         end
         return fn, path
+      elseif not missing then
+        error(("module '%s': %s"):format(name, why), 0)
       end
     end
   end

@@ -7,13 +7,11 @@ local closest = require "mosaic._suggest"
 
 local M = {}
 
-local function readable(path)
-  local f = io.open(path, "rb")
-  if f then
-    f:close()
-    return true
-  end
-  return false
+-- Whether a command file is there (trusted or not: an untrusted one is found, then refused
+-- when it would run, so a bad file never silently falls through to a shipped command).
+local function present(path)
+  local _, _, missing = host.read_code(path)
+  return not missing
 end
 
 local function command_dirs()
@@ -37,7 +35,7 @@ function M.find(words)
       local rel = table.concat(words, "/", 1, n) .. ".lua"
       for _, dir in ipairs(command_dirs()) do
         local path = dir .. "/" .. rel
-        if readable(path) then
+        if present(path) then
           return { path = path, chunkname = "@" .. path, words = n }
         end
       end
@@ -64,13 +62,7 @@ local function summary_of(text)
 end
 
 local function read(path)
-  local f = io.open(path, "rb")
-  if not f then
-    return ""
-  end
-  local text = f:read("a") or ""
-  f:close()
-  return text
+  return host.read_code(path) or ""
 end
 
 --- list() -> sorted list of {name="fleet ps", summary=..., origin="shipped"|path}
@@ -174,7 +166,12 @@ function M.main(argv)
   if found.source then
     fn, err = load(found.source, found.chunkname, "t")
   else
-    fn, err = loadfile(found.path, "t")
+    local source, why = host.read_code(found.path)
+    if not source then
+      io.stderr:write("mosaic: ", why, "\n")
+      return 1
+    end
+    fn, err = load(source, found.chunkname, "t")
   end
   if not fn then
     error(err, 0)

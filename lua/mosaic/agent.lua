@@ -142,7 +142,9 @@ end
 --   agent.watch("coder-1", { interval = 1 })
 function M.watch(name, opts)
   opts = check_args("watch", name, opts)
-  if opts.interval ~= nil and (type(opts.interval) ~= "number" or opts.interval < 0.05) then
+  local interval = opts.interval
+  if interval ~= nil and (type(interval) ~= "number" or interval ~= interval or interval < 0.05
+      or interval == math.huge) then
     error(("bad argument #2 to 'watch' (interval: number of seconds >= 0.05 expected, got %s)"):format(
       tostring(opts.interval)), 2)
   end

@@ -30,9 +30,40 @@ function M.parser(name, description, epilog)
   return p
 end
 
+-- A negative number after an option that takes a value is that value, not another option:
+-- `--interval -1` is read as `--interval=-1`, so the option's converter can say what is
+-- wrong with it (argparse alone reports "unknown option '-1'").
+local function negative_values(parser, args)
+  local takes = {}
+  for _, o in ipairs(parser._options or {}) do
+    if (o._maxargs or 0) > 0 then
+      for _, alias in ipairs(o._aliases or {}) do
+        takes[alias] = true
+      end
+    end
+  end
+  local out, i = {}, 1
+  while i <= #args do
+    local a, value = args[i], args[i + 1]
+    if a == "--" then
+      table.move(args, i, #args, #out + 1, out)
+      break
+    end
+    local lower = type(value) == "string" and value:lower() or ""
+    if takes[a] and lower:sub(1, 1) == "-" and (tonumber(value) or lower:match("^%-inf") or lower == "-nan") then
+      out[#out + 1] = a:sub(1, 2) == "--" and (a .. "=" .. value) or (a .. value)
+      i = i + 2
+    else
+      out[#out + 1] = a
+      i = i + 1
+    end
+  end
+  return out
+end
+
 --- parse(parser, args) -> the parsed options table; exits 64 on a usage error.
 function M.parse(parser, args)
-  local ok, result = parser:pparse(args)
+  local ok, result = parser:pparse(negative_values(parser, args))
   if not ok then
     io.stderr:write(("mosaic: %s: %s\nTry '%s --help'.\n"):format(what(parser), result, parser._name))
     os.exit(64)

@@ -2,6 +2,7 @@
 -- like the JSON of `mosaic fleet ps --json` (SPEC 2.4).
 local host = require "mosaic._host"
 local closest = require "mosaic._suggest"
+local forward = require "mosaic._forward"
 
 local M = {}
 
@@ -28,13 +29,15 @@ M._with_runtimes = with_runtimes
 --- ps([{roster=, socket=, tenant=, probe=, probe_timeout=}]) -> snapshot | nil, message
 -- snapshot = {schema, generated_at, host, socket, roster, warnings = {...}, agents = {...}}
 function M.ps(opts)
-  return host.fleet_ps(with_runtimes(opts, 2))
+  local snapshot, err = forward("ps", host.fleet_ps, with_runtimes(opts, 2))
+  return snapshot, err
 end
 
 --- ps_json([options [, pretty]]) -> the same snapshot as JSON text | nil, message
 -- Faster than json.encode(fleet.ps()) for big fleets: no Lua tables are built.
 function M.ps_json(opts, pretty)
-  return host.fleet_ps_json(with_runtimes(opts, 2), pretty)
+  local text, err = forward("ps_json", host.fleet_ps_json, with_runtimes(opts, 2), pretty)
+  return text, err
 end
 
 --- agent(name [, ps options]) -> row | nil, message
@@ -42,7 +45,7 @@ function M.agent(name, opts)
   if type(name) ~= "string" then
     error(("bad argument #1 to 'agent' (string expected, got %s)"):format(type(name)), 2)
   end
-  local snapshot, err = host.fleet_ps(with_runtimes(opts, 2))
+  local snapshot, err = forward("agent", host.fleet_ps, with_runtimes(opts, 2))
   if not snapshot then
     return nil, err
   end
@@ -63,7 +66,7 @@ function M.probe(names, timeout)
   if type(names) ~= "table" then
     error(("bad argument #1 to 'probe' (string or list expected, got %s)"):format(type(names)), 2)
   end
-  return host.fleet_probe(names, timeout)
+  return (forward("probe", host.fleet_probe, names, timeout))
 end
 
 local function describe(row)
@@ -97,15 +100,32 @@ function M.wait(opts)
     end
   end
   local names = opts.agents or { opts.agent }
-  if #names == 0 then
+  if type(names) ~= "table" or #names == 0 then
     error("bad argument #1 to 'wait' (agent or agents expected)", 2)
   end
+  for _, name in ipairs(names) do
+    if type(name) ~= "string" then
+      error(("bad argument #1 to 'wait' (agent names must be strings, got %s)"):format(type(name)), 2)
+    end
+  end
   local timeout, every = opts.timeout or 30, opts.every or 0.25
+  -- NaN compares false with everything: a timeout of 0/0 would never pass.
+  if type(timeout) ~= "number" or timeout ~= timeout or timeout < 0 or timeout == math.huge then
+    error(("bad argument #1 to 'wait' (timeout: finite number of seconds >= 0 expected, got %s)"):format(
+      tostring(timeout)), 2)
+  end
+  if type(every) ~= "number" or every ~= every or every <= 0 or every == math.huge then
+    error(("bad argument #1 to 'wait' (every: positive finite number of seconds expected, got %s)"):format(
+      tostring(every)), 2)
+  end
+  if opts.until_fn ~= nil and type(opts.until_fn) ~= "function" then
+    error(("bad argument #1 to 'wait' (until_fn: function expected, got %s)"):format(type(opts.until_fn)), 2)
+  end
   local query = { roster = opts.roster, socket = opts.socket, tenant = opts.tenant }
   local deadline = mosaic.monotonic() + timeout
   local last
   while true do
-    local snapshot, err = host.fleet_ps(with_runtimes(query, 2))
+    local snapshot, err = forward("wait", host.fleet_ps, with_runtimes(query, 2))
     if snapshot then
       local by_name, missing, pending = {}, {}, {}
       for _, row in ipairs(snapshot.agents) do

@@ -44,6 +44,14 @@ end
 --- wrap(name, argv [, {interval=}]) -> the command's exit status (interval: default the roster's)
 -- Runs argv as a child and beats for it while it lives.
 function M.wrap(name, argv, opts)
+  if type(argv) ~= "table" or #argv == 0 then
+    error(("bad argument #2 to 'wrap' (non-empty list of strings expected, got %s)"):format(type(argv)), 2)
+  end
+  for i = 1, #argv do
+    if type(argv[i]) ~= "string" then
+      error(("bad argument #2 to 'wrap' (argv[%d]: string expected, got %s)"):format(i, type(argv[i])), 2)
+    end
+  end
   opts = opts or {}
   return (forward("wrap", host.heartbeat_respond, name, opts.interval or M.interval(name), nil, argv))
 end

@@ -251,7 +251,9 @@ private final class SendRun {
         return refuse("runs on host \(agent.host); agent send reaches only this host's panes")
       }
     } else {
-      guard HeartbeatStore.isValidAgentName(name) else { return refuse("no such agent") }
+      // A session name becomes a file name in <run> (the send lock): `[A-Za-z0-9_-]`, up to
+      // 64. A leading `-` is fine there (the path is absolute) and `fleet ps` lists it.
+      guard HeartbeatParser.isNonce(name) else { return refuse("no such agent") }
       if let owner = roster.agent(inSession: name) {
         return refuse("no such agent (session '\(name)' belongs to agent '\(owner.name)')")
       }

@@ -119,7 +119,10 @@ public struct PaneCapturer: Sendable {
   public func argv(
     paneId: String, escapes: Bool, history: Int = 0, keepTrailingSpaces: Bool = false
   ) -> [String] {
-    var a = [program, "-L", socket, "display-message", "-p", "-t", paneId, Self.metaFormat]
+    var a =
+      TmuxArgv.prefix(program: program, socket: socket) + [
+        "display-message", "-p", "-t", paneId, Self.metaFormat,
+      ]
     a += [";", "capture-pane", "-p"]
     if escapes { a.append("-e") }
     if keepTrailingSpaces { a.append("-N") }

@@ -188,7 +188,8 @@ public enum FleetPS {
           RowInput(
             name: session, agent: nil, unit: .unknown,
             pane: .known(listing.agentPane(of: session)), heartbeat: file?.0,
-            interval: roster.heartbeatInterval, lease: file?.1, probeAnswer: nil))
+            interval: roster.heartbeatInterval, lease: file?.1, probeAnswer: nil,
+            defaultTenant: roster.tenant))
       }
     }
     let rows = context.rows(inputs)
@@ -224,6 +225,8 @@ struct RowInput {
   var interval: Double
   var lease: Lease?
   var probeAnswer: Bool?
+  /// The tenant of an unrostered session: the roster's default (SPEC 2.4).
+  var defaultTenant: String? = nil
 }
 
 struct RowContext {
@@ -388,7 +391,7 @@ struct RowContext {
 
     return .object([
       ("name", .string(input.name)),
-      ("tenant_id", .from(agent?.tenant)),
+      ("tenant_id", .from(agent?.tenant ?? input.defaultTenant)),
       ("host", .string(agent?.host ?? planes.host)),
       ("runtime", runtime),
       ("systemd", systemd),

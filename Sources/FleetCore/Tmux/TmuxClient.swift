@@ -86,7 +86,10 @@ public struct TmuxClient: Sendable {
       return .failure(.failed(error.description))
     }
     if result.ok { return .success(result) }
-    let name = argv.count > 3 ? argv[3] : "tmux"
+    let name =
+      argv.firstIndex(of: "-L").map { $0 + 2 }.flatMap {
+        argv.indices.contains($0) ? argv[$0] : nil
+      } ?? "tmux"
     return .failure(classify(result, command: name) ?? .failed("tmux \(name) failed"))
   }
 
@@ -155,7 +158,17 @@ public struct TmuxArgv: Sendable, Equatable {
     self.socket = socket
   }
 
-  var base: [String] { [program, "-L", socket] }
+  var base: [String] { Self.prefix(program: program, socket: socket) }
+
+  /// `tmux -u -L S`, the start of every non-interactive tmux call. `-u` says the client
+  /// takes UTF-8: without it, a client whose locale is not UTF-8 (cron's bare environment
+  /// is the C locale) gets every byte outside 0x20-0x7e of `-p`/`-F` output replaced by
+  /// `_` (tmux's `utf8_sanitize`), field separators and non-ASCII names included.
+  /// `attach-session` is the exception: it draws on the operator's terminal, whose
+  /// locale it must follow.
+  public static func prefix(program: String = "tmux", socket: String) -> [String] {
+    [program, "-u", "-L", socket]
+  }
 
   /// `tmux -L S list-panes -a -F <format>` (the format `TmuxClient.listPanes` parses).
   public func listPanes(withCommand: Bool = true) -> [String] {

@@ -91,9 +91,18 @@ local function cells(a)
   for _, f in ipairs(a.flags or {}) do
     flag_color = severe[f] and "red" or (flag_color or "yellow")
   end
+  -- UNIT: red when the unit is known not to be active, yellow when its state is unknown,
+  -- plain when active or when there is no unit (an unrostered session).
+  local unit_color = nil
+  local active = a.systemd and a.systemd.active
+  if active and active ~= "active" then
+    unit_color = "red"
+  elseif not active and a.systemd and a.systemd.unit then
+    unit_color = "yellow"
+  end
   local colors = {
     nil, nil, nil, nil,
-    (a.systemd and a.systemd.active == "active") and nil or "red",
+    unit_color,
     pane_color[a.pane and a.pane.state or ""] or "yellow",
     nil, nil,
     health_color[a.heartbeat and a.heartbeat.health or "unknown"],
