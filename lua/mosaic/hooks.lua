@@ -228,16 +228,23 @@ function M.attribute(runtime, event, opts)
     return nil, err
   end
   if runtime == "codex" then
-    local match
+    local match, seen = nil, {}
     for _, row in ipairs(snapshot.agents) do
-      if row.runtime == "codex" and row.process and row.process.cwd == event.cwd then
-        if match then
-          return nil, ("two codex agents work in %s; cannot tell which one this event is"):format(event.cwd)
+      if row.runtime == "codex" then
+        local cwd = row.process and row.process.cwd
+        seen[#seen + 1] = ("%s in %s, pane %s"):format(row.name, tostring(cwd), tostring(row.pane and row.pane.state))
+        if cwd == event.cwd then
+          if match then
+            return nil, ("two codex agents work in %s; cannot tell which one this event is"):format(event.cwd)
+          end
+          match = row.name
         end
-        match = row.name
       end
     end
-    return match or nil, match == nil and ("no codex agent works in %s"):format(tostring(event.cwd)) or nil
+    if not match then
+      return nil, ("no codex agent works in %s (%s)"):format(tostring(event.cwd), table.concat(seen, ", "))
+    end
+    return match
   end
   local pane = os.getenv("TMUX_PANE")
   for _, row in ipairs(snapshot.agents) do

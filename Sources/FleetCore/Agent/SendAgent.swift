@@ -353,7 +353,8 @@ private final class SendRun {
         return RuntimeDetector.detect(argv: p.argv) != nil
       }
       agentProcess = found.process
-      if runtime == nil, found.matched == true {
+      // Unrostered, or another program than the roster's runs (drift): what runs decides.
+      if runtime == nil || found.matched == false {
         runtime = RuntimeDetector.detect(argv: found.process.argv)
       }
     }

@@ -275,8 +275,8 @@ struct RowContext {
     var needScreen: [Int] = []
     for (i, input) in inputs.enumerated() {
       guard let f = founds[i] else { continue }
-      let profile = f.runtime.flatMap { profiles[$0] }
-      guard profile != nil, f.matched != false else { continue }
+      let profile = self.profile(f)
+      guard profile != nil else { continue }
       let a = activity(input, f, profile: profile, screen: nil)
       activities[i] = a
       let settled =
@@ -289,11 +289,19 @@ struct RowContext {
       let screens = tmux.screens(needScreen.compactMap { founds[$0]?.pane.paneId })
       for i in needScreen {
         guard let f = founds[i], let screen = screens[f.pane.paneId] else { continue }
-        activities[i] = activity(
-          inputs[i], f, profile: f.runtime.flatMap { profiles[$0] }, screen: screen)
+        activities[i] = activity(inputs[i], f, profile: profile(f), screen: screen)
       }
     }
     return inputs.indices.map { row(inputs[$0], found: founds[$0], activity: activities[$0]) }
+  }
+
+  /// The profile `activity` is read with: the roster's runtime, or, when another program
+  /// runs (drift), that program's, since activity describes what really runs.
+  func profile(_ f: Found) -> RuntimeProfile? {
+    if f.matched == false {
+      return RuntimeDetector.detect(argv: f.process.argv).flatMap { profiles[$0] }
+    }
+    return f.runtime.flatMap { profiles[$0] }
   }
 
   func activity(_ input: RowInput, _ f: Found, profile: RuntimeProfile?, screen: SendScreen?)
