@@ -107,6 +107,20 @@ final class ActivityTests: XCTestCase {
     XCTAssertEqual(g.members.count, ProcPlane.memberLimit)
   }
 
+  /// The literal a screen rule needs before Lua is asked (a fast reject, never a wrong one).
+  func testLiteralStartOfPatterns() {
+    XCTAssertEqual(
+      ActivityReader.literalStart(of: "Do you want to proceed%?"), "Do you want to proceed?")
+    XCTAssertEqual(ActivityReader.literalStart(of: "^❯\u{A0}"), "❯\u{A0}")
+    XCTAssertEqual(
+      ActivityReader.literalStart(of: "Queued follow%-up inputs"), "Queued follow-up inputs")
+    XCTAssertEqual(ActivityReader.literalStart(of: "…%s%(%d+%a* · "), "…")
+    XCTAssertEqual(ActivityReader.literalStart(of: "^  %S+ %S+ · [~/]"), "  ")
+    XCTAssertEqual(ActivityReader.literalStart(of: "ab?c"), "a", "b is optional")
+    XCTAssertEqual(ActivityReader.literalStart(of: "%d+ tokens"), "")
+    XCTAssertEqual(ActivityReader.literalStart(of: "[Pp]ermission"), "")
+  }
+
   // MARK: hooks
 
   func testHookEventsDriveTheHeartbeat() throws {
