@@ -98,12 +98,12 @@ public struct ActivityReader {
   /// The screen rules' verdict: the first rule with a matching row; else `idle` when the
   /// cursor row is the input prompt; else nil.
   public func classify(_ screen: SendScreen, profile: RuntimeProfile) -> Activity? {
-    let text = screen.rows.joined(separator: "\n")
-    for rule in profile.screen where anyRow(screen, text, rule.find) {
+    let text = ScreenText(screen)
+    for rule in profile.screen where anyRow(text, rule.find, profile) {
       return Activity(state: rule.state, waitingFor: rule.waitingFor, source: "screen")
     }
     if atPrompt(screen, profile: profile) {
-      let ready = profile.ready.isEmpty || profile.ready.contains { anyRow(screen, text, $0) }
+      let ready = profile.ready.isEmpty || profile.ready.contains { anyRow(text, $0, profile) }
       return Activity(state: ready ? .idle : .starting, source: "screen")
     }
     return nil
@@ -117,19 +117,52 @@ public struct ActivityReader {
 
   /// Whether a row says a message is queued.
   public func showsQueued(_ screen: SendScreen, profile: RuntimeProfile) -> Bool {
-    let text = screen.rows.joined(separator: "\n")
-    return profile.queued.contains { anyRow(screen, text, $0) }
+    let text = ScreenText(screen)
+    return profile.queued.contains { anyRow(text, $0, profile) }
+  }
+
+  /// A screen's rows as UTF-8, for the literal searches of `anyRow`.
+  struct ScreenText {
+    var rows: [String]
+    var bytes: [[UInt8]]
+    init(_ screen: SendScreen) {
+      rows = screen.rows
+      bytes = screen.rows.map { Array($0.utf8) }
+    }
   }
 
   /// Whether a row of the screen matches `pattern`. Lua is asked only for rows that hold
-  /// the pattern's literal start, found first in the whole screen's text, so a screen costs
-  /// about one substring search per rule instead of one Lua call per row and rule (200
-  /// screens of 50 rows and 7 rules would be 70,000 calls).
-  func anyRow(_ screen: SendScreen, _ text: String, _ pattern: String) -> Bool {
-    let literal = ActivityReader.literalStart(of: pattern)
-    if !literal.isEmpty, !text.contains(literal) { return false }
-    return screen.rows.contains { row in
-      (literal.isEmpty || row.contains(literal)) && matcher(row, pattern)
+  /// the pattern's literal start (a byte search), so a screen costs a few substring
+  /// searches per rule instead of one Lua call per row and rule (200 screens of 50 rows
+  /// and 7 rules would be 70,000 calls).
+  func anyRow(_ text: ScreenText, _ pattern: String, _ profile: RuntimeProfile) -> Bool {
+    let literal = profile.literals[pattern] ?? Array(ActivityReader.literalStart(of: pattern).utf8)
+    for (i, row) in text.bytes.enumerated() where literal.isEmpty || Self.holds(row, literal) {
+      if matcher(text.rows[i], pattern) { return true }
+    }
+    return false
+  }
+
+  /// Whether `haystack` holds `needle` (a byte search: rows are short, needles shorter).
+  static func holds(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+    let n = needle.count
+    guard n > 0 else { return true }
+    guard haystack.count >= n else { return false }
+    return haystack.withUnsafeBufferPointer { h in
+      needle.withUnsafeBufferPointer { p in
+        let first = p[0]
+        var i = 0
+        let last = h.count - n
+        while i <= last {
+          if h[i] == first {
+            var j = 1
+            while j < n, h[i + j] == p[j] { j += 1 }
+            if j == n { return true }
+          }
+          i += 1
+        }
+        return false
+      }
     }
   }
 

@@ -38,6 +38,8 @@ public struct RuntimeProfile: Sendable, Equatable {
   /// Rows of which one must be on screen before the prompt counts as idle (a runtime that
   /// draws its input before it is ready); empty: the prompt alone is enough.
   public var ready: [String]
+  /// Each pattern's literal start (`ActivityReader.literalStart`) as UTF-8, computed once.
+  public private(set) var literals: [String: [UInt8]] = [:]
 
   public init(
     name: String, screen: [ScreenRule] = [], prompt: String? = nil, queued: [String] = [],
@@ -52,6 +54,9 @@ public struct RuntimeProfile: Sendable, Equatable {
     self.commandPrefixes = commandPrefixes
     self.record = record
     self.ready = ready
+    for p in screen.map(\.find) + queued + ready + pasteMarkers + [prompt].compactMap({ $0 }) {
+      literals[p] = Array(ActivityReader.literalStart(of: p).utf8)
+    }
   }
 
   public struct DecodeError: Error, CustomStringConvertible, Sendable {
@@ -60,6 +65,7 @@ public struct RuntimeProfile: Sendable, Equatable {
 
   /// The profiles from Lua's `runtimes` table (name → profile), as JSON.
   public static func decodeAll(_ value: JSONValue) throws(DecodeError) -> [String: RuntimeProfile] {
+    if case .array(let a) = value, a.isEmpty { return [:] }  // Lua's {} may come as []
     guard case .object(let pairs) = value else {
       throw DecodeError(description: "runtime profiles: a table of profiles by name expected")
     }

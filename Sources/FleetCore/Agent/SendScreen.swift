@@ -75,11 +75,16 @@ public struct SendScreen: Sendable, Equatable {
     }
     if lines.last == "" { lines.removeLast() }
     guard let head = lines.first else { return nil }
+    return parse(head: head, rows: Array(lines.dropFirst()))
+  }
+
+  /// The screen from its `format` line and its rows; nil when the line has another shape.
+  public static func parse<S: StringProtocol>(head: S, rows: [String]) -> SendScreen? {
     let f = head.split(separator: ",", omittingEmptySubsequences: false).map { Int($0) }
     guard f.count == 7, let x = f[0], let y = f[1], let width = f[6] else { return nil }
     return SendScreen(
       cursorX: x, cursorY: y, historySize: f[2] ?? 0, cursorVisible: f[3] != 0,
-      dead: f[4] == 1, inMode: (f[5] ?? 0) > 0, width: width, rows: Array(lines.dropFirst()))
+      dead: f[4] == 1, inMode: (f[5] ?? 0) > 0, width: width, rows: rows)
   }
 
   static func trimRight(_ s: String) -> String {
@@ -131,23 +136,23 @@ extension TmuxClient {
     // tmux goes on after a pane that vanished (and then exits 1): keep what it printed.
     let request = CommandRequest(argv, input: Array(script.utf8), timeout: timeout)
     guard let r = try? runner.run(request), !r.timedOut else { return out }
-    var current: (id: String, head: String)? = nil
+    var current: (id: String, head: Substring)? = nil
     var rows: [String] = []
     func flush() {
       guard let c = current else { return }
-      var text = Array((c.head + "\n" + rows.joined(separator: "\n")).utf8)
-      if rows.isEmpty { text.removeLast() }
-      out[c.id] = SendScreen.parse(text)
+      out[c.id] = SendScreen.parse(head: c.head, rows: rows)
     }
+    let prefix = Array((marker + " ").utf8)
     for line in r.stdout.split(separator: 0x0A, omittingEmptySubsequences: false) {
-      let s = String(decoding: line, as: UTF8.self)
-      if s.hasPrefix(marker + " ") {
+      if line.starts(with: prefix) {
         flush()
-        let rest = s.dropFirst(marker.count + 1).split(separator: " ", maxSplits: 1)
-        current = rest.count == 2 ? (String(rest[0]), String(rest[1])) : nil
+        let s = String(decoding: line.dropFirst(prefix.count), as: UTF8.self)
+        let rest = s.split(separator: " ", maxSplits: 1)
+        current = rest.count == 2 ? (String(rest[0]), rest[1]) : nil
         rows = []
+        rows.reserveCapacity(64)
       } else {
-        rows.append(s)
+        rows.append(String(decoding: line, as: UTF8.self))
       }
     }
     if rows.last == "" { rows.removeLast() }
