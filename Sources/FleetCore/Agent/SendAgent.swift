@@ -173,9 +173,14 @@ private final class SendRun {
     defer { lock?.release() }
     guard resolve(), lockAndCheck() else { return }
     prepare(text)
-    guard deliver() else { return }
-    awaitDraft()
-    guard pressEnter(), options.verify else { return }
+    // Load, paste and Enter are one step for the agent: SIGTERM/SIGINT/SIGHUP wait until
+    // it is done (one in between left a tmux buffer behind, or a draft without Enter).
+    let entered = SignalsHeld.during { () -> Bool in
+      guard deliver() else { return false }
+      awaitDraft()
+      return pressEnter()
+    }
+    guard entered, options.verify else { return }
     verify()
   }
 
