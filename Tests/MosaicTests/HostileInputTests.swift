@@ -577,4 +577,63 @@ final class HostileInputTests: BinaryTestCase {
     XCTAssertEqual(big.status, 1)
     XCTAssertEqual(big.stderr, "mosaic: stdin: a script larger than 67108864 bytes\n")
   }
+
+  /// Hostile probe files before a responder: it ignores them (no answer for garbage), never
+  /// hangs or crashes, and still answers the next real probe.
+  func testHostileProbesLeaveTheResponderAnswering() throws {
+    let runDir = config + "/fleet/run"
+    try FileManager.default.createDirectory(
+      atPath: runDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    try writeRoster("return { agents = { { name = \"a\", runtime = \"stub\" } } }\n", mode: 0o600)
+    let responder = Process()
+    responder.executableURL = URL(fileURLWithPath: binary)
+    responder.arguments = ["heartbeat", "a", "--interval", "1"]
+    responder.environment = environment([:])
+    responder.standardOutput = FileHandle.nullDevice
+    responder.standardError = FileHandle.nullDevice
+    try responder.run()
+    defer {
+      responder.terminate()
+      responder.waitUntilExit()
+    }
+    let probe = runDir + "/a.probe"
+    let cases: [(String, (String) throws -> Void)] = [
+      ("FIFO", { p in XCTAssertEqual(mkfifo(p, 0o600), 0) }),
+      (
+        "directory",
+        { p in
+          try FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: false)
+        }
+      ),
+      (
+        "symlink",
+        { p in
+          try Self.put("abcdef12\n", p + ".real")
+          try FileManager.default.createSymbolicLink(atPath: p, withDestinationPath: p + ".real")
+        }
+      ),
+      ("1 MiB", { p in try Self.put(String(repeating: "a", count: 1 << 20), p) }),
+      ("control bytes", { p in try Self.put("\u{1b}]0;x\u{7}\n", p) }),
+      ("NUL", { p in try Self.put("abc\u{0}def\n", p) }),
+      (
+        "world-writable",
+        { p in
+          try Self.put("abcdef12\n", p)
+          chmod(p, 0o666)
+        }
+      ),
+    ]
+    for (what, make) in cases {
+      try make(probe)
+      usleep(1_500_000)  // the responder looks at least once a second
+      let hb = try String(contentsOfFile: runDir + "/a.hb", encoding: .utf8)
+      XCTAssertFalse(hb.contains("probe=abcdef12"), "\(what): a hostile probe was answered: \(hb)")
+      XCTAssertTrue(responder.isRunning, "\(what): the responder died")
+      // A real probe is still answered.
+      let r = try run(["-e", "print(fleet.probe('a', 3).a)"], timeout: 10)
+      XCTAssertEqual(r.stdout, "true\n", "\(what): \(r.stderr)")
+      try? FileManager.default.removeItem(atPath: probe)
+      try? FileManager.default.removeItem(atPath: probe + ".real")
+    }
+  }
 }
