@@ -183,6 +183,13 @@ public struct LuaCall {
     return deadline > 0 ? max(0, deadline - mosaic_monotonic()) : nil
   }
 
+  /// The state's memory cap in bytes (`run --memory`), nil when there is none. Data a host
+  /// function hands back (a child's output) should not exceed it.
+  public var memoryLimit: Int? {
+    let limit = Int(mosaic_getlimits(L).pointee.limit)
+    return limit > 0 ? limit : nil
+  }
+
   /// Why the running code is being stopped ("interrupted", "time limit exceeded", ...),
   /// or nil. A host function that waits raises this (`.raw`) when it gives up early, so
   /// the chunk ends with the same message as when the hook stops it.

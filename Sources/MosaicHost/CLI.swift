@@ -177,7 +177,14 @@ public enum MosaicCLI {
       try lua.load(source, name: name)
       for a in args { lua.pushString(a) }
       if limits.memoryBytes > 0 { lua.memoryLimit = limits.memoryBytes }
-      if limits.timeout > 0 { lua.setTimeLimit(limits.timeout) }
+      if limits.timeout > 0 {
+        lua.setTimeLimit(limits.timeout)
+        Watchdog.arm(
+          after: limits.timeout + Watchdog.grace,
+          message:
+            "mosaic: time limit exceeded (\(formatSeconds(limits.timeout))): the script could "
+            + "not be stopped (a __gc finalizer runs without hooks); ending the process\n")
+      }
       try runtime.runTopLevel(nargs: Int32(args.count))
       lua.setTimeLimit(0)
       Console.flush()
@@ -224,5 +231,32 @@ public enum MosaicCLI {
   static func runShell(_ argv: [String]) -> Int32 {
     guard let runtime = makeRuntime() else { return 1 }
     return Shell.run(runtime, argv: argv)
+  }
+}
+
+/// The last resort behind a script's time limit: Lua runs `__gc` finalizers with hooks off,
+/// so a finalizer that loops cannot be stopped by the limit's hook. `grace` seconds after
+/// the limit, SIGALRM ends the process with one line (written by the handler with `write`,
+/// which is safe there) and exit status 1.
+enum Watchdog {
+  static let grace = 2.0
+  nonisolated(unsafe) private static var line: UnsafeMutablePointer<CChar>?
+  nonisolated(unsafe) private static var length = 0
+
+  static func arm(after seconds: Double, message: String) {
+    if line == nil {
+      line = strdup(message)
+      length = message.utf8.count
+      signal(SIGALRM) { _ in
+        if let line = Watchdog.line { _ = write(2, line, Watchdog.length) }
+        _exit(1)
+      }
+    }
+    var timer = itimerval()
+    let capped = min(max(seconds, 0.001), 100_000_000)  // a limit of years is no limit
+    let whole = capped.rounded(.down)
+    timer.it_value.tv_sec = Int(whole)
+    timer.it_value.tv_usec = Int((capped - whole) * 1e6)
+    setitimer(__itimer_which_t(ITIMER_REAL.rawValue), &timer, nil)
   }
 }

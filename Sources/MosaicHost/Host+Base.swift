@@ -242,6 +242,10 @@ private func exec(_ call: LuaCall) throws(LuaCallError) -> Int32 {
   case nil, .array([])?: break  // `{}` reads as an empty array
   default: throw .argument(2, "env: table of strings expected")
   }
+  // Output is capped like the script's memory (`run --memory`), else at 1 GiB: a program
+  // that writes more is stopped instead of growing mosaic past the cap.
+  let limit = call.memoryLimit.map { max($0, 1) } ?? 1 << 30
+  request.outputLimit = limit
   // The script's time limit bounds the child too (a hook cannot stop a host call).
   if let message = call.abortMessage { throw .raw(message) }
   if let left = call.timeLeft { request.timeout = min(request.timeout ?? left, left) }
@@ -252,6 +256,11 @@ private func exec(_ call: LuaCall) throws(LuaCallError) -> Int32 {
     return call.fail(error.description)
   }
   if result.timedOut, let message = call.abortMessage { throw .raw(message) }
+  if result.outputExceeded {
+    return call.fail(
+      "\(argv[0]): output larger than \(limit) bytes (the script's memory limit); the program was stopped"
+    )
+  }
   call.push(
     .object([
       ("status", .int(Int64(result.status))),

@@ -138,8 +138,14 @@ enum Shell {
     var pending: [UInt8] = []
     var lineNumber = 0
     var firstLine = 1
+    var total = 0
     while let line = readStdinLine() {
       lineNumber += 1
+      total += line.count + 1
+      guard total <= maxScriptBytes else {
+        Console.error("mosaic: stdin: a script larger than \(maxScriptBytes) bytes\n")
+        return ExitCode.failure
+      }
       if lineNumber == 1 && line.starts(with: [0x23, 0x21]) { continue }  // a #! line
       if pending.isEmpty {
         if isBlank(line) { continue }
@@ -154,15 +160,64 @@ enum Shell {
       case .done:
         pending = []
       case .failed(let message), .interrupted(let message):
-        Console.error("mosaic: \(message)\n")
+        Console.error("mosaic: \(absoluteLines(message))\n")
         return ExitCode.failure
       }
     }
     if !pending.isEmpty, case .more(let message) = session.evaluate(pending, firstLine: firstLine) {
-      Console.error("mosaic: \(message)\n")
+      Console.error("mosaic: \(absoluteLines(message))\n")
       return ExitCode.failure
     }
     return ExitCode.ok
+  }
+
+  /// The most a script on stdin may hold, as for `mosaic run -`.
+  static let maxScriptBytes = 64 << 20
+
+  /// `stdin+K:N:` (a chunk that started on line K+1, see `_repl.compile`) as `stdin:<K+N>:`,
+  /// and on the same line the parser's `at line M` as `at line <K+M>`.
+  static func absoluteLines(_ message: String) -> String {
+    let marker = Array("stdin+".utf8)
+    let atLine = Array(" at line ".utf8)
+    let b = Array(message.utf8)
+    var out: [UInt8] = []
+    var i = 0
+    var offset: Int? = nil
+    func number(_ at: inout Int) -> Int? {
+      var v = 0
+      let start = at
+      while at < b.count, (0x30...0x39).contains(b[at]), at - start < 12 {
+        v = v * 10 + Int(b[at] - 0x30)
+        at += 1
+      }
+      return at > start ? v : nil
+    }
+    while i < b.count {
+      if b[i...].starts(with: marker) {
+        var j = i + marker.count
+        if let k = number(&j), j < b.count, b[j] == 0x3A {
+          j += 1
+          if let n = number(&j), j < b.count, b[j] == 0x3A {
+            out += Array("stdin:\(k + n):".utf8)
+            offset = k
+            i = j + 1
+            continue
+          }
+        }
+      }
+      if let k = offset, b[i...].starts(with: atLine) {
+        var j = i + atLine.count
+        if let m = number(&j) {
+          out += Array(" at line \(k + m)".utf8)
+          i = j
+          continue
+        }
+      }
+      if b[i] == 0x0A { offset = nil }
+      out.append(b[i])
+      i += 1
+    }
+    return String(decoding: out, as: UTF8.self)
   }
 
   // MARK: Helpers

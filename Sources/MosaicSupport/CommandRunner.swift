@@ -11,15 +11,19 @@ public struct CommandRequest: Sendable, Equatable {
   public var input: [UInt8]?
   public var environment: [String: String]
   public var timeout: Double?
+  /// At most this many bytes of stdout and stderr together are kept; a program that writes
+  /// more is killed (its process group) and the result says `outputExceeded`.
+  public var outputLimit: Int?
 
   public init(
     _ argv: [String], input: [UInt8]? = nil, environment: [String: String] = [:],
-    timeout: Double? = nil
+    timeout: Double? = nil, outputLimit: Int? = nil
   ) {
     self.argv = argv
     self.input = input
     self.environment = environment
     self.timeout = timeout
+    self.outputLimit = outputLimit
   }
 }
 
@@ -31,6 +35,8 @@ public struct CommandResult: Sendable, Equatable {
   public var stdout: [UInt8]
   public var stderr: [UInt8]
   public var timedOut: Bool
+  /// The program wrote more than the request's `outputLimit` and was killed.
+  public var outputExceeded: Bool = false
 
   public init(
     status: Int32, signal: Int32? = nil, stdout: [UInt8] = [], stderr: [UInt8] = [],
@@ -146,11 +152,12 @@ public struct SpawnRunner: CommandRunner {
     Self.spawned.add(1, ordering: .relaxed)
     return Self.collect(
       pid: pid, stdin: inPipe[1], stdout: outPipe[0], stderr: errPipe[0],
-      input: request.input ?? [], timeout: request.timeout)
+      input: request.input ?? [], timeout: request.timeout, limit: request.outputLimit)
   }
 
   private static func collect(
-    pid: pid_t, stdin: Int32, stdout: Int32, stderr: Int32, input: [UInt8], timeout: Double?
+    pid: pid_t, stdin: Int32, stdout: Int32, stderr: Int32, input: [UInt8], timeout: Double?,
+    limit: Int?
   ) -> CommandResult {
     var out: [UInt8] = []
     var err: [UInt8] = []
@@ -164,14 +171,22 @@ public struct SpawnRunner: CommandRunner {
     }
     let deadline = timeout.map { Clock.monotonic() + $0 }
     var timedOut = false
+    var exceeded = false
     var waitStatus: Int32 = 0
     var exited = false
     var buffer = [UInt8](repeating: 0, count: 65536)
 
-    func drain(_ fd: inout Int32, into sink: inout [UInt8]) {
+    func drain(_ fd: inout Int32, into sink: inout [UInt8], besides other: Int) {
       while fd >= 0 {
         let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
         if n > 0 {
+          if let limit, sink.count + other + n > limit {
+            // Keep nothing past the limit: the caller is told, and the program is stopped.
+            exceeded = true
+            close(fd)
+            fd = -1
+            return
+          }
           sink.append(contentsOf: buffer[0..<n])
         } else if n == 0 || (errno != EAGAIN && errno != EINTR) {
           close(fd)
@@ -190,12 +205,12 @@ public struct SpawnRunner: CommandRunner {
       if exited {
         // The child is gone; take what its pipes still hold. A daemon it left behind may
         // keep them open, so do not wait for EOF.
-        drain(&outFD, into: &out)
-        drain(&errFD, into: &err)
+        drain(&outFD, into: &out, besides: err.count)
+        drain(&errFD, into: &err, besides: out.count)
         break
       }
-      if let deadline, Clock.monotonic() >= deadline {
-        timedOut = true
+      if exceeded || (deadline.map { Clock.monotonic() >= $0 } ?? false) {
+        timedOut = !exceeded
         kill(-pid, SIGKILL)
         kill(pid, SIGKILL)
         _ = waitpid(pid, &waitStatus, 0)
@@ -227,9 +242,9 @@ public struct SpawnRunner: CommandRunner {
             inFD = -1
           }
         } else if p.fd == outFD {
-          drain(&outFD, into: &out)
+          drain(&outFD, into: &out, besides: err.count)
         } else if p.fd == errFD {
-          drain(&errFD, into: &err)
+          drain(&errFD, into: &err, besides: out.count)
         }
       }
     }
@@ -244,8 +259,10 @@ public struct SpawnRunner: CommandRunner {
       signal = waitStatus & 0x7f
       status = 128 + (waitStatus & 0x7f)
     }
-    return CommandResult(
+    var result = CommandResult(
       status: status, signal: signal, stdout: out, stderr: err, timedOut: timedOut)
+    result.outputExceeded = exceeded
+    return result
   }
 }
 

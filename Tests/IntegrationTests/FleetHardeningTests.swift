@@ -61,4 +61,48 @@ final class FleetHardeningTests: DogfoodTestCase {
     // cat echoes the line back: typed (tty echo), then printed.
     XCTAssertTrue(screen.contains("hello from the other side\nhello from the other side"), screen)
   }
+
+  /// SIGTERM at any moment of a large send: no tmux buffer is left behind, and the agent got
+  /// either nothing or the whole text and Enter, never a draft without Enter.
+  func testSIGTERMDuringASendLeavesNothingHalfDone() throws {
+    let f = try theFleet()
+    let log = f.home + "/bytelog"
+    let fixture = Harness.repoRoot + "/Tests/IntegrationTests/Fixtures/send_bytelog.py"
+    try sh(["tmux", "-L", f.socket, "new-session", "-d", "-s", "sigterm", "python3", fixture, log])
+    defer {
+      _ = try? SpawnRunner().run(["tmux", "-L", f.socket, "kill-session", "-t", "=sigterm"])
+    }
+    usleep(300_000)
+    let text = String(repeating: "0123456789abcdef", count: 60_000)  // 960 KB, no newline
+    let file = f.home + "/big.txt"
+    try text.write(toFile: file, atomically: true, encoding: .utf8)
+    var outcomes: [String] = []
+    // The window between the paste and Enter is a few ms wide somewhere after ~40 ms (the
+    // roster and planes are read first): sweep across it.
+    for delay in [0.0, 0.01, 0.02] + stride(from: 0.03, through: 0.12, by: 0.004).map({ $0 }) {
+      try Data().write(to: URL(fileURLWithPath: log))
+      let p = Process()
+      p.executableURL = URL(fileURLWithPath: Harness.mosaicBinary)
+      p.arguments = ["agent", "send", "sigterm", "--file", file]
+      p.environment = ProcessInfo.processInfo.environment.merging(f.mosaic.environment) { $1 }
+      p.standardOutput = FileHandle.nullDevice
+      p.standardError = FileHandle.nullDevice
+      try p.run()
+      usleep(useconds_t(delay * 1_000_000))
+      kill(p.processIdentifier, SIGTERM)
+      p.waitUntilExit()
+      usleep(400_000)
+      let buffers = try SpawnRunner().run([
+        "tmux", "-L", f.socket, "list-buffers", "-F", "#{buffer_name}",
+      ])
+      XCTAssertFalse(
+        buffers.stdoutText.contains("mosaic-send-"), "delay \(delay): \(buffers.stdoutText)")
+      let got = try Data(contentsOf: URL(fileURLWithPath: log))
+      let complete = got == Data((text + "\r").utf8)
+      XCTAssertTrue(
+        got.isEmpty || complete, "delay \(delay): \(got.count) bytes, ends \(Array(got.suffix(2)))")
+      outcomes.append(got.isEmpty ? "nothing" : complete ? "whole" : "HALF")
+    }
+    print("SIGTERM outcomes:", outcomes)
+  }
 }

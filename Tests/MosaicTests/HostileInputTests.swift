@@ -457,4 +457,183 @@ final class HostileInputTests: BinaryTestCase {
       XCTAssertLessThan(r.elapsed, 5, call)
     }
   }
+
+  /// Hostile lease files: a lease is honoured only while its holder runs (the same pid AND
+  /// the same start time: a reused pid is not the holder), and `fleet ps` never hangs or
+  /// fails on one.
+  func testHostileLeasesAreIgnored() throws {
+    let runDir = config + "/fleet/run"
+    try FileManager.default.createDirectory(
+      atPath: runDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    try writeRoster(
+      "return { socket = \"mt-nosuch-\(getpid())\", agents = { { name = \"a\", runtime = \"stub\" } } }\n",
+      mode: 0o600)
+    // This test process is a live holder; its start time is field 22 of /proc/self/stat.
+    let stat = try String(contentsOfFile: "/proc/self/stat", encoding: .utf8)
+    let afterComm = stat[stat.range(of: ")", options: .backwards)!.upperBound...]
+    let start = try XCTUnwrap(Int(afterComm.split(separator: " ")[19]))
+    let me = getpid()
+    let lease = { (pid: String, start: String) in
+      "{\"holder\":\"op@vm\",\"since\":\"2026-11-30T00:00:00Z\",\"pid\":\(pid),\"pid_start\":\(start)}\n"
+    }
+    let cases: [(String, Bool, (String) throws -> Void)] = [
+      ("the live holder", true, { p in try Self.put(lease("\(me)", "\(start)"), p) }),
+      (
+        "a reused pid (start time differs)", false,
+        { p in try Self.put(lease("\(me)", "\(start + 1)"), p) }
+      ),
+      ("pid 1, another start", false, { p in try Self.put(lease("1", "999999999"), p) }),
+      ("a pid that does not run", false, { p in try Self.put(lease("2147483646", "1"), p) }),
+      ("pid too large", false, { p in try Self.put(lease("99999999999999", "1"), p) }),
+      ("pid negative", false, { p in try Self.put(lease("-1", "1"), p) }),
+      ("pid NaN", false, { p in try Self.put(lease("\"nan\"", "1"), p) }),
+      ("not JSON", false, { p in try Self.put("pid=\(me)\n", p) }),
+      (
+        "5 KiB", false,
+        { p in try Self.put(String(repeating: " ", count: 5000) + lease("\(me)", "\(start)"), p) }
+      ),
+      ("FIFO", false, { p in XCTAssertEqual(mkfifo(p, 0o600), 0) }),
+      (
+        "symlink to a good lease", false,
+        { p in
+          try Self.put(lease("\(me)", "\(start)"), p + ".real")
+          try FileManager.default.createSymbolicLink(atPath: p, withDestinationPath: p + ".real")
+        }
+      ),
+      (
+        "world-writable", false,
+        { p in
+          try Self.put(lease("\(me)", "\(start)"), p)
+          chmod(p, 0o666)
+        }
+      ),
+    ]
+    for (what, honoured, make) in cases {
+      let path = runDir + "/a.lease"
+      try? FileManager.default.removeItem(atPath: path)
+      try? FileManager.default.removeItem(atPath: path + ".real")
+      try make(path)
+      if !what.hasPrefix("world") && !what.hasPrefix("FIFO") { chmod(path, 0o600) }
+      let r = try run(["fleet", "ps", "--json"], timeout: 5)
+      assertNoCrash(r, what)
+      XCTAssertEqual(r.status, 0, "\(what): \(r.stderr)")
+      let json = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]
+      let row = (json?["agents"] as? [[String: Any]])?.first
+      let held = row?["lease"] is [String: Any]
+      XCTAssertEqual(held, honoured, "\(what): \(row?["lease"] ?? "no row")")
+      XCTAssertLessThan(r.elapsed, 5, what)
+    }
+  }
+
+  // MARK: Limits that must hold
+
+  /// Lua runs `__gc` with hooks off, so the time limit's hook cannot stop a finalizer that
+  /// loops: the process is ended shortly after the limit, with one line saying so.
+  func testAFinalizerThatLoopsCannotOutliveTheTimeLimit() throws {
+    for trigger in ["collectgarbage()", "-- (the state is closed at exit)"] {
+      let script = try write(
+        "gc.lua",
+        "setmetatable({}, { __gc = function() while true do end end })\n\(trigger)\n")
+      let r = try run(["run", "--timeout", "1", script], timeout: 8)
+      assertNoCrash(r, trigger)
+      XCTAssertEqual(r.status, 1, trigger)
+      XCTAssertLessThan(r.elapsed, 5, trigger)
+      XCTAssertTrue(
+        r.stderr.hasPrefix("mosaic: time limit exceeded (1 s): the script could not be stopped"),
+        "\(trigger): \(r.stderr)")
+    }
+  }
+
+  /// A program's output is capped like the script's memory: `exec` says so and stops it.
+  func testExecOutputIsCappedByTheMemoryLimit() throws {
+    let script = try write(
+      "exec.lua",
+      """
+      local r, err = mosaic.exec({"head", "-c", "300000000", "/dev/zero"})
+      print(r, err)
+      print(#mosaic.exec({"head", "-c", "1000", "/dev/zero"}).stdout)
+      """)
+    let r = try run(["run", "--memory", "32", script], timeout: 20)
+    assertNoCrash(r, "exec")
+    XCTAssertEqual(r.status, 0, r.stderr)
+    XCTAssertEqual(
+      r.stdout,
+      "nil\thead: output larger than 33554432 bytes (the script's memory limit); the program "
+        + "was stopped\n1000\n")
+    XCTAssertLessThan(r.elapsed, 10)
+  }
+
+  /// `mosaic shell` reading a script on stdin: linear in its length, and capped.
+  func testTheShellReadsStdinInLinearTimeAndCapsIt() throws {
+    let lines = (1...60_000).map { "-- comment line \($0)" }.joined(separator: "\n")
+    let r = try run(["shell"], stdin: Array((lines + "\nerror('last')\n").utf8), timeout: 20)
+    XCTAssertEqual(r.status, 1)
+    XCTAssertTrue(r.stderr.hasPrefix("mosaic: stdin:60001: last"), r.stderr)
+    XCTAssertLessThan(r.elapsed, 3, "60,000 lines took \(r.elapsed) s")
+
+    let huge = [UInt8](repeating: UInt8(ascii: "-"), count: 65 << 20)
+    let big = try run(["shell"], stdin: huge, timeout: 20)
+    assertNoCrash(big, "65 MiB on stdin")
+    XCTAssertEqual(big.status, 1)
+    XCTAssertEqual(big.stderr, "mosaic: stdin: a script larger than 67108864 bytes\n")
+  }
+
+  /// Hostile probe files before a responder: it ignores them (no answer for garbage), never
+  /// hangs or crashes, and still answers the next real probe.
+  func testHostileProbesLeaveTheResponderAnswering() throws {
+    let runDir = config + "/fleet/run"
+    try FileManager.default.createDirectory(
+      atPath: runDir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    try writeRoster("return { agents = { { name = \"a\", runtime = \"stub\" } } }\n", mode: 0o600)
+    let responder = Process()
+    responder.executableURL = URL(fileURLWithPath: binary)
+    responder.arguments = ["heartbeat", "a", "--interval", "1"]
+    responder.environment = environment([:])
+    responder.standardOutput = FileHandle.nullDevice
+    responder.standardError = FileHandle.nullDevice
+    try responder.run()
+    defer {
+      responder.terminate()
+      responder.waitUntilExit()
+    }
+    let probe = runDir + "/a.probe"
+    let cases: [(String, (String) throws -> Void)] = [
+      ("FIFO", { p in XCTAssertEqual(mkfifo(p, 0o600), 0) }),
+      (
+        "directory",
+        { p in
+          try FileManager.default.createDirectory(atPath: p, withIntermediateDirectories: false)
+        }
+      ),
+      (
+        "symlink",
+        { p in
+          try Self.put("abcdef12\n", p + ".real")
+          try FileManager.default.createSymbolicLink(atPath: p, withDestinationPath: p + ".real")
+        }
+      ),
+      ("1 MiB", { p in try Self.put(String(repeating: "a", count: 1 << 20), p) }),
+      ("control bytes", { p in try Self.put("\u{1b}]0;x\u{7}\n", p) }),
+      ("NUL", { p in try Self.put("abc\u{0}def\n", p) }),
+      (
+        "world-writable",
+        { p in
+          try Self.put("abcdef12\n", p)
+          chmod(p, 0o666)
+        }
+      ),
+    ]
+    for (what, make) in cases {
+      try make(probe)
+      usleep(1_500_000)  // the responder looks at least once a second
+      let hb = try String(contentsOfFile: runDir + "/a.hb", encoding: .utf8)
+      XCTAssertFalse(hb.contains("probe=abcdef12"), "\(what): a hostile probe was answered: \(hb)")
+      XCTAssertTrue(responder.isRunning, "\(what): the responder died")
+      // A real probe is still answered.
+      let r = try run(["-e", "print(fleet.probe('a', 3).a)"], timeout: 10)
+      XCTAssertEqual(r.stdout, "true\n", "\(what): \(r.stderr)")
+      try? FileManager.default.removeItem(atPath: probe)
+      try? FileManager.default.removeItem(atPath: probe + ".real")
+    }
+  }
 }

@@ -14,18 +14,20 @@ end
 --- compile(source [, firstline]) -> "ready", fn | "more", message | "error", message
 -- Tries `return <source>` first, so expressions give their values. "more" means the
 -- input ended too early (the message is what Lua says if it ends there). With
--- `firstline`, messages and tracebacks count lines from there (a script on stdin).
+-- `firstline` > 1, the chunk is named `stdin+<firstline - 1>` (a script on stdin), and
+-- the shell turns its `stdin+K:N:` positions into `stdin:<K+N>:` (`Shell.absoluteLines`). (Padding the source
+-- with newlines instead made every chunk cost as much as all the lines before it.)
 function M.compile(source, firstline)
-  local pad = ""
+  local name = "=stdin"
   if firstline and firstline > 1 then
-    pad = ("\n"):rep(firstline - 1)
+    name = "=stdin+" .. (firstline - 1)
   end
-  local fn = load("return " .. pad .. source, "=stdin", "t")
+  local fn = load("return " .. source, name, "t")
   if fn then
     return "ready", fn
   end
   local err
-  fn, err = load(pad .. source, "=stdin", "t")
+  fn, err = load(source, name, "t")
   if fn then
     return "ready", fn
   end

@@ -235,8 +235,15 @@ private final class SendRun {
     defer { lock?.release() }
     guard resolve(), lockAndCheck(), checkText(text) else { return }
     prepare(text)
-    guard checkReady(), deliver() else { return }
-    guard awaitDraft(), pressEnter(), options.verify else { return }
+    guard checkReady() else { return }
+    // Load, paste and Enter are one step for the agent: SIGTERM/SIGINT/SIGHUP wait until
+    // it is done (one in between left a tmux buffer behind, or a draft without Enter).
+    // A paste that never showed in a known runtime's input gets no Enter (awaitDraft).
+    let entered = SignalsHeld.during { () -> Bool in
+      guard deliver(), awaitDraft() else { return false }
+      return pressEnter()
+    }
+    guard entered, options.verify else { return }
     verify()
   }
 

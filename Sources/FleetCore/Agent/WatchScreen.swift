@@ -79,8 +79,10 @@ final class WatchScreen {
     vp.paneHeight = capture.height
     if !placed {
       // A fresh screen: start with the cursor's row at the bottom of the window (what a
-      // line agent printed last is above it), the left edge at the pane's.
-      vp.top = capture.height
+      // line agent printed last is above it), the left edge at the pane's. (Starting from
+      // below the pane and following put the cursor's row at the TOP, hiding the rows
+      // above it.)
+      vp.top = max(0, capture.cursorY - vp.visibleRows + 1)
       vp.left = 0
     }
     vp.follow(cursorX: capture.cursorX, cursorY: capture.cursorY)

@@ -170,6 +170,14 @@ public struct HeartbeatStore: Sendable {
     guard Self.isValidAgentName(agent) else { return nil }
     let path = probePath(agent: agent)
     let claimed = "\(runDir)/.\(agent).probe.taken"
+    var st = stat()
+    guard lstat(path, &st) == 0 else { return nil }
+    guard st.st_mode & S_IFMT == S_IFREG else {
+      // Not a probe (a directory, FIFO, symlink, device): removed and ignored. Claimed, a
+      // directory would stay at `claimed` and block every later probe.
+      if unlink(path) != 0 { rmdir(path) }
+      return nil
+    }
     guard rename(path, claimed) == 0 else { return nil }
     defer { unlink(claimed) }
     guard case .success(let bytes) = Files.readTrusted(claimed, limit: Self.probeLimit) else {

@@ -14,16 +14,36 @@ public struct Lease: Sendable, Equatable {
   public var since: String
   /// The process holding it (the `agent attach` process).
   public var pid: Int32
+  /// That process's start time (field 22 of `/proc/<pid>/stat`, clock ticks since boot):
+  /// a pid alone may have been reused by an unrelated process after a crash.
+  public var pidStart: UInt64?
 
-  public init(holder: String, since: String, pid: Int32) {
+  public init(holder: String, since: String, pid: Int32, pidStart: UInt64? = nil) {
     self.holder = holder
     self.since = since
     self.pid = pid
+    self.pidStart = pidStart ?? ProcPlane.readStat(pid: pid)?.startTime
   }
 
   /// SPEC 2.6's `lease` object.
   public var jsonValue: JSONValue {
     .object([("holder", .string(holder)), ("since", .string(since)), ("pid", .int(Int64(pid)))])
+  }
+
+  /// What the lease file holds: the object above and the holder's start time.
+  var fileValue: JSONValue {
+    .object([
+      ("holder", .string(holder)), ("since", .string(since)), ("pid", .int(Int64(pid))),
+      ("pid_start", pidStart.map { JSONValue.int(Int64(clamping: $0)) } ?? .null),
+    ])
+  }
+
+  /// Whether the holder still runs: its pid exists and, when the file names it, with the
+  /// same start time (otherwise the pid was reused and the lease is stale).
+  var holderAlive: Bool {
+    guard LeaseStore.processAlive(pid) else { return false }
+    guard let pidStart else { return true }
+    return ProcPlane.readStat(pid: pid)?.startTime == pidStart
   }
 }
 
@@ -41,8 +61,10 @@ public struct LeaseStore: Sendable {
       let holder = json["holder"]?.stringValue, let since = json["since"]?.stringValue,
       let pid = json["pid"]?.intValue, pid > 0, pid <= Int64(Int32.max)
     else { return nil }
-    guard LeaseStore.processAlive(Int32(pid)) else { return nil }
-    return Lease(holder: holder, since: since, pid: Int32(pid))
+    let start = json["pid_start"]?.intValue.flatMap { $0 > 0 ? UInt64($0) : nil }
+    var lease = Lease(holder: holder, since: since, pid: Int32(pid), pidStart: start)
+    if start == nil { lease.pidStart = nil }  // an older file: the pid alone decides
+    return lease.holderAlive ? lease : nil
   }
 
   /// Takes the lease for `lease.pid`; fails if another live holder has it.
@@ -54,7 +76,7 @@ public struct LeaseStore: Sendable {
   public func acquire(agent: String, _ lease: Lease) throws(FileError) {
     let target = path(agent: agent)
     let temp = "\(runDir)/.\(agent).lease.\(getpid())"
-    try Files.writeAtomically(temp, JSONCodec.encode(lease.jsonValue) + "\n")
+    try Files.writeAtomically(temp, JSONCodec.encode(lease.fileValue) + "\n")
     defer { unlink(temp) }
     for attempt in 0..<2 {
       if link(temp, target) == 0 { return }
@@ -63,7 +85,7 @@ public struct LeaseStore: Sendable {
       }
       if let current = read(agent: agent) {
         if current.pid == lease.pid {
-          try Files.writeAtomically(target, JSONCodec.encode(lease.jsonValue) + "\n")
+          try Files.writeAtomically(target, JSONCodec.encode(lease.fileValue) + "\n")
           return
         }
         throw FileError("\(agent) is already leased by \(current.holder) since \(current.since)")
