@@ -87,11 +87,10 @@ final class RealAgentTests: XCTestCase {
   override func tearDown() {
     _ = try? SpawnRunner().run(["tmux", "-L", socket, "kill-server"], timeout: 10)
     unlink("/tmp/tmux-\(getuid())/\(socket)")
-    // Codex's app-server daemons outlive panes and the tmux server (notes): end ours.
-    for pid in ProcPlaneIDs.all()
-    where ProcPlaneIDs.environ(pid).contains(where: { $0.hasPrefix("CODEX_HOME=\(dir)/") }) {
-      kill(pid, SIGTERM)
-    }
+    // Codex's app-server daemons outlive panes and the tmux server (notes), and may ignore
+    // a first SIGTERM: reap.sh ends everything that runs from or for this test's homes
+    // (SIGTERM, then SIGKILL after 5 s).
+    _ = try? SpawnRunner().run([Self.scripts + "/reap.sh", dir], timeout: 30)
     try? FileManager.default.removeItem(atPath: dir)
   }
 
@@ -454,6 +453,13 @@ final class RealAgentTests: XCTestCase {
       "sh -c '\(Harness.mosaicBinary) heartbeat w1 -- sleep 997'",
     ])
     usleep(5_500_000)
+    func survivors() -> [Int32] {
+      ProcPlaneIDs.all().filter {
+        let argv = ProcPlaneIDs.cmdline($0)
+        return argv.hasPrefix(Harness.mosaicBinary + " heartbeat w1 ") || argv == "sleep 997"
+      }
+    }
+    XCTAssertEqual(survivors().count, 2, "the wrapper and its child run (and are seen)")
     let row = try XCTUnwrap(try ps()["w1"])
     XCTAssertEqual(row["heartbeat"]?["health"]?.stringValue, "healthy", "\(row)")
     let hb = try String(contentsOfFile: home + "/fleet/run/w1.hb", encoding: .utf8)
@@ -463,10 +469,7 @@ final class RealAgentTests: XCTestCase {
     var left: [Int32] = []
     repeat {
       usleep(200_000)
-      left = ProcPlaneIDs.all().filter {
-        let argv = ProcPlaneIDs.cmdline($0)
-        return argv.contains("heartbeat w1") || argv.hasPrefix("sleep 997")
-      }
+      left = survivors()
     } while !left.isEmpty && Date() < deadline
     XCTAssertEqual(left, [], "the wrapper or its child outlived the pane")
   }
@@ -478,13 +481,15 @@ enum ProcPlaneIDs {
     ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap { Int32($0) }
   }
 
-  static func environ(_ pid: Int32) -> [String] {
-    guard let d = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return [] }
-    return String(decoding: d, as: UTF8.self).split(separator: "\0").map(String.init)
+  /// A /proc file read to its end (stat says 0 bytes, so FileManager.contents reads none).
+  static func read(_ path: String) -> Data? {
+    guard let h = FileHandle(forReadingAtPath: path) else { return nil }
+    defer { try? h.close() }
+    return try? h.readToEnd()
   }
 
   static func cmdline(_ pid: Int32) -> String {
-    guard let d = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return "" }
+    guard let d = read("/proc/\(pid)/cmdline") else { return "" }
     return String(decoding: d, as: UTF8.self).split(separator: "\0").joined(separator: " ")
   }
 }
