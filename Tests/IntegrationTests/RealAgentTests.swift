@@ -355,6 +355,69 @@ final class RealAgentTests: XCTestCase {
     XCTAssertFalse(after.contains(project), "the folder was trusted:\n\(after)")
   }
 
+  /// Two Codex agents sharing one CODEX_HOME (so one app-server daemon runs both agents'
+  /// hooks, with the first agent's environment): each event lands in its own agent's
+  /// heartbeat, told apart by the event's working directory.
+  func testCodexHooksWithSharedHome() throws {
+    let shared = "\(dir)/codex-shared"
+    try start("xa", "codex", sharedHome: shared)
+    try start("xb", "codex", sharedHome: shared, writeHome: false)
+    // agent-home.sh trusted xa's project only: trust xb's too before it shows a dialog.
+    var config = try String(contentsOfFile: shared + "/config.toml", encoding: .utf8)
+    config += "\n[projects.\"\(dir)/xb-proj\"]\ntrust_level = \"trusted\"\n"
+    try config.write(toFile: shared + "/config.toml", atomically: true, encoding: .utf8)
+    try restart("xb")
+    try waitActivity("xa", "idle")
+    try waitActivity("xb", "idle")
+    let install = try mosaic.run(["hooks", "install", "xa", "xb"])
+    XCTAssertEqual(install.status, 0, install.stderrText)
+    let hooks = try String(contentsOfFile: shared + "/hooks.json", encoding: .utf8)
+    XCTAssertFalse(hooks.contains("--agent"), "a shared home's hook names no agent: \(hooks)")
+    // Trust the hooks as Codex's own review screen would, then restart both.
+    try sh([
+      Self.scripts + "/agent-home.sh", "codex", "--home", shared, "--project", "\(dir)/xa-proj",
+      "--port", String(Self.port), "--hooks-json", shared + "/hooks.json", "--trust-hooks",
+    ])
+    config = try String(contentsOfFile: shared + "/config.toml", encoding: .utf8)
+    if !config.contains("xb-proj") {
+      config += "\n[projects.\"\(dir)/xb-proj\"]\ntrust_level = \"trusted\"\n"
+      try config.write(toFile: shared + "/config.toml", atomically: true, encoding: .utf8)
+    }
+    // The shared daemon read the hooks and their trust when it started: stop it (its
+    // binary lies under CODEX_HOME/packages), and the restarted agents start a new one.
+    for pid in ProcPlaneIDs.all() {
+      let exe =
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")) ?? ""
+      if exe.hasPrefix(shared + "/packages/") { kill(pid, SIGTERM) }
+    }
+    usleep(500_000)
+    try restart("xa")
+    try restart("xb")
+    try waitActivity("xa", "idle")
+    try waitActivity("xb", "idle")
+    let run = home + "/fleet/run"
+    func heartbeat(_ name: String) -> String {
+      (try? String(contentsOfFile: "\(run)/\(name).hb", encoding: .utf8)) ?? ""
+    }
+    for name in ["xb", "xa"] {
+      let r = try send(name, ["--verify", "--nonce", "--timeout", "10", "hello \(name)"])
+      XCTAssertEqual(r.doc?["verdict"]?.stringValue, "accepted", "\(name): \(r.stderr)")
+      let nonce = try XCTUnwrap(r.doc?["evidence"]?["nonce"]?.stringValue)
+      // The hook runs in the daemon a moment after the prompt is taken.
+      let deadline = Date().addingTimeInterval(10)
+      while !heartbeat(name).contains("ack=\(nonce)"), Date() < deadline { usleep(100_000) }
+      let other = name == "xa" ? "xb" : "xa"
+      XCTAssertTrue(
+        heartbeat(name).contains("ack=\(nonce)"), "\(name): \(heartbeat(name)) \(hookLogs())")
+      XCTAssertTrue(heartbeat(name).contains("hook="), heartbeat(name))
+      XCTAssertFalse(heartbeat(other).contains(nonce), "\(name)'s event reached \(other)")
+      try waitActivity(name, "idle")
+    }
+    // With the hooks' record in the heartbeat, a send is proven by it.
+    let r = try send("xa", ["--verify", "--nonce", "--timeout", "10", "again"])
+    XCTAssertEqual(r.doc?["basis"]?.stringValue, "record", "\(String(describing: r.doc))")
+  }
+
   /// Text a runtime would run as a command, control bytes, and endless input: refused,
   /// nothing delivered, the agent untouched.
   func testCommandsControlsAndHugeInputAreRefused() throws {
