@@ -107,6 +107,34 @@ final class ActivityTests: XCTestCase {
     XCTAssertEqual(g.members.count, ProcPlane.memberLimit)
   }
 
+  /// Codex's rollout (a sample from codex-cli 0.163.0): the thread's cwd, and the prompts.
+  func testCodexRolloutSample() throws {
+    let text = try String(
+      contentsOfFile: Self.samples + "/codex-rollout-excerpt.jsonl", encoding: .utf8)
+    let entries = try text.split(separator: "\n").map { try JSONCodec.decode(String($0)) }
+    XCTAssertTrue(entries.contains { CodexRollout.holdsPrompt($0, "codex hook [m:k1]") })
+    XCTAssertFalse(entries.contains { CodexRollout.holdsPrompt($0, "never sent") })
+    // A CODEX_HOME laid out as Codex does, with two threads in two directories.
+    let home = NSTemporaryDirectory() + "mt-codex-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+    defer { try? FileManager.default.removeItem(atPath: home) }
+    let day = home + "/sessions/2026/11/30"
+    try FileManager.default.createDirectory(atPath: day, withIntermediateDirectories: true)
+    for (name, cwd) in [
+      ("rollout-2026-11-30T15-00-00-a.jsonl", "/p/one"),
+      ("rollout-2026-11-30T16-00-00-b.jsonl", "/p/two"),
+    ] {
+      let meta = #"{"type":"session_meta","payload":{"cwd":"\#(cwd)"}}"# + "\n"
+      try meta.write(toFile: day + "/" + name, atomically: true, encoding: .utf8)
+    }
+    XCTAssertEqual(
+      CodexRollout.latest(codexHome: home, cwd: "/p/one"),
+      day + "/rollout-2026-11-30T15-00-00-a.jsonl")
+    XCTAssertEqual(
+      CodexRollout.latest(codexHome: home, cwd: "/p/two"),
+      day + "/rollout-2026-11-30T16-00-00-b.jsonl")
+    XCTAssertNil(CodexRollout.latest(codexHome: home, cwd: "/p/three"))
+  }
+
   /// The literal a screen rule needs before Lua is asked (a fast reject, never a wrong one).
   func testLiteralStartOfPatterns() {
     XCTAssertEqual(

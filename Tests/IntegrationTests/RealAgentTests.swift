@@ -320,6 +320,10 @@ final class RealAgentTests: XCTestCase {
     try waitActivity("x1", "idle")
     var r = try send("x1", ["--verify", "hello codex"])
     XCTAssertEqual(r.doc?["verdict"]?.stringValue, "accepted", r.stderr)
+    XCTAssertEqual(r.doc?["basis"]?.stringValue, "record", "Codex's rollout holds it")
+    r = try send("x1", ["--verify", "and again"])
+    XCTAssertEqual(r.doc?["basis"]?.stringValue, "record", "the same thread's rollout")
+    try waitActivity("x1", "idle")
     let marker = "\(dir)/codex-tool-ran"
     try control(
       "/_control/enqueue",

@@ -6,8 +6,9 @@
 --   local runtimes = dofile(...)  -- or copy this file and edit it
 --
 -- Each profile:
---   record           "claude" (Claude Code's ~/.claude/sessions/<pid>.json), "heartbeat"
---                    (the runtime writes status= into its heartbeat, as the stub does), or nil
+--   record           "claude" (Claude Code's ~/.claude/sessions/<pid>.json and transcript),
+--                    "codex" (Codex's rollout log, for agent send's proof), "heartbeat" (the
+--                    runtime writes status= into its heartbeat, as the stub does), or nil
 --   prompt           Lua pattern for the cursor row of the input prompt (the agent reads a
 --                    message there)
 --   screen           rules tried in order against every visible row; the first that matches
@@ -41,6 +42,7 @@ M.claude = {
 }
 
 M.codex = {
+  record = "codex", -- its rollout log (CODEX_HOME/sessions/...) proves a prompt was taken
   prompt = "^›",
   -- Codex draws its composer about 0.6 s after start but is ready (and past its trust and
   -- hooks-review dialogs, which pop up later) only once the footer names model and folder.

@@ -356,3 +356,51 @@ extension String {
     return String(s)
   }
 }
+
+/// Codex's own record of a thread: `CODEX_HOME/sessions/YYYY/MM/DD/rollout-<ts>-<id>.jsonl`,
+/// whose first line (`session_meta`) names the thread's working directory, and whose
+/// `response_item` user messages are the prompts it took.
+public enum CodexRollout {
+  /// The newest rollout of a thread working in `cwd`, among the newest files of the two
+  /// latest day directories; nil when there is none yet (Codex creates it at the first
+  /// prompt).
+  public static func latest(codexHome: String, cwd: String) -> String? {
+    let root = codexHome + "/sessions"
+    var days: [String] = []
+    for y in Files.list(root).filter(isDigits).sorted().suffix(2) {
+      for m in Files.list("\(root)/\(y)").filter(isDigits).sorted().suffix(2) {
+        for d in Files.list("\(root)/\(y)/\(m)").filter(isDigits).sorted().suffix(2) {
+          days.append("\(root)/\(y)/\(m)/\(d)")
+        }
+      }
+    }
+    for day in days.sorted().reversed().prefix(2) {
+      let files = Files.list(day).filter { $0.hasPrefix("rollout-") && $0.hasSuffix(".jsonl") }
+      for name in files.sorted().reversed().prefix(16) {
+        let path = "\(day)/\(name)"
+        if threadCwd(path) == cwd { return path }
+      }
+    }
+    return nil
+  }
+
+  /// The `cwd` of a rollout's `session_meta` (its first line, at most 1 MiB).
+  static func threadCwd(_ path: String) -> String? {
+    guard let bytes = ProcPlane.readFile(path, limit: 1 << 20) else { return nil }
+    let first = bytes.split(separator: 0x0A, maxSplits: 1).first.map(Array.init) ?? []
+    guard let doc = try? JSONCodec.decode(first), doc["type"]?.stringValue == "session_meta"
+    else { return nil }
+    return doc["payload"]?["cwd"]?.stringValue
+  }
+
+  /// Whether `entry` records a user message holding `needle`.
+  public static func holdsPrompt(_ entry: JSONValue, _ needle: String) -> Bool {
+    guard !needle.isEmpty, entry["type"]?.stringValue == "response_item",
+      let payload = entry["payload"], payload["type"]?.stringValue == "message",
+      payload["role"]?.stringValue == "user", let content = payload["content"]
+    else { return false }
+    return ClaudeTranscript.text(of: content).contains(needle)
+  }
+
+  static func isDigits(_ s: String) -> Bool { !s.isEmpty && s.allSatisfy(\.isNumber) }
+}

@@ -205,6 +205,9 @@ private final class SendRun {
   var activityBefore: Activity?
   /// Claude's record: where its transcript ends before the send.
   var transcript: (path: String, offset: Int)?
+  /// Codex's record: its home, the thread's working directory, and where the thread's
+  /// rollout ended before the send (nil path: no thread yet, the first prompt makes one).
+  var rollout: (home: String, cwd: String, path: String?, offset: Int)?
   var sendStartWall = 0.0
 
   init(sender: AgentSender, name: String, roster: Roster, options: AgentSendOptions) {
@@ -396,6 +399,13 @@ private final class SendRun {
       let path = ClaudeRecord.transcriptPath(home: home, cwd: cwd, sessionId: id)
       transcript = (path, ClaudeTranscript.size(path))
     }
+    if profile.record == "codex", let p = agentProcess, let cwd = ProcPlane.cwd(of: p.pid) {
+      let env = ClaudeRecord.environment(of: p.pid, procRoot: procRoot)
+      if let home = env["CODEX_HOME"] ?? env["HOME"].map({ $0 + "/.codex" }) {
+        let path = CodexRollout.latest(codexHome: home, cwd: cwd)
+        rollout = (home, cwd, path, path.map(ClaudeTranscript.size) ?? 0)
+      }
+    }
     guard !options.force else { return true }
     switch activity.state {
     case .waiting:
@@ -538,7 +548,9 @@ private final class SendRun {
   var queuedBefore = false
   /// Whether the agent keeps a record that will hold the message: Claude's transcript, or
   /// hooks that write `ack=` (their last event is in the heartbeat).
-  var recordExpected: Bool { transcript != nil || ackBefore?.value(forKey: "hook") != nil }
+  var recordExpected: Bool {
+    transcript != nil || rollout != nil || ackBefore?.value(forKey: "hook") != nil
+  }
   /// The message's digest as the runtime's hooks write it into `ack=` (`HookEvent`).
   var digest: String { HookEvent.promptDigest(message) }
   var reader: ActivityReader { ActivityReader(procRoot: procRoot, matcher: sender.matcher) }
@@ -554,6 +566,19 @@ private final class SendRun {
         case .prompt?: return (.accepted, "record")
         case .queued?: return (.queued, "record-queued")
         case nil: continue
+        }
+      }
+    }
+    if var r = rollout {
+      if r.path == nil {
+        r.path = CodexRollout.latest(codexHome: r.home, cwd: r.cwd)
+        rollout = r
+      }
+      if let path = r.path {
+        let needle = ClaudeTranscript.needle(message)
+        for entry in ClaudeTranscript.entries(path, from: r.offset)
+        where CodexRollout.holdsPrompt(entry, needle) {
+          return (.accepted, "record")
         }
       }
     }
