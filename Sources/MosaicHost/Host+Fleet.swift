@@ -97,31 +97,22 @@ final class PatternMatcher {
   /// Why `pattern` is not a valid Lua pattern (Lua's own message), or nil when it is. It is
   /// tried against an empty subject and against one that reaches its every item.
   func compileError(_ pattern: String) -> String? {
-    if lua == nil { lua = try? LuaState(memoryLimit: 16 << 20) }
-    guard let lua else { return "no Lua state to check it" }
-    let base = lua.top
-    defer { lua.top = base }
     for subject in ["", pattern] {
-      lua.getGlobal("string")
-      lua.getField("find", in: -1)
-      lua.pushString(subject)
-      lua.pushString(pattern)
-      lua.setTimeLimit(1)
-      defer { lua.setTimeLimit(0) }
-      do {
-        try lua.call(nargs: 2, nresults: 1, traceback: false)
-      } catch {
-        lua.clearAbort()
-        return error.message.split(separator: "\n").first.map(String.init) ?? error.message
-      }
-      lua.top = base
+      if case .failure(let e) = find(subject, pattern) { return e.message }
     }
     return nil
   }
 
   func matches(_ subject: String, _ pattern: String) -> Bool {
+    (try? find(subject, pattern).get()) ?? false
+  }
+
+  struct PatternError: Error { var message: String }
+
+  /// `string.find(subject, pattern) ~= nil`, or Lua's error (a bad pattern), in at most 1 s.
+  private func find(_ subject: String, _ pattern: String) -> Result<Bool, PatternError> {
     if lua == nil { lua = try? LuaState(memoryLimit: 16 << 20) }
-    guard let lua else { return false }
+    guard let lua else { return .failure(PatternError(message: "no Lua state to check it")) }
     let base = lua.top
     defer { lua.top = base }
     lua.getGlobal("string")
@@ -134,9 +125,11 @@ final class PatternMatcher {
       try lua.call(nargs: 2, nresults: 1, traceback: false)
     } catch {
       lua.clearAbort()
-      return false
+      return .failure(
+        PatternError(
+          message: error.message.split(separator: "\n").first.map(String.init) ?? error.message))
     }
-    return lua.type(at: -1) != .nil
+    return .success(lua.type(at: -1) != .nil)
   }
 }
 

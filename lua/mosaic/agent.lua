@@ -1,5 +1,6 @@
 --- The agent module: send, capture, watch, attach, and the stub agent (SPEC 2.10).
 local host = require "mosaic._host"
+local with_runtimes = require "mosaic._options"
 local forward = require "mosaic._forward"
 
 local M = {}
@@ -25,14 +26,7 @@ function M.send(name, text, opts)
   if opts ~= nil and type(opts) ~= "table" then
     error(("bad argument #3 to 'send' (table expected, got %s)"):format(type(opts)), 2)
   end
-  local o = {}
-  for k, v in pairs(opts or {}) do
-    o[k] = v
-  end
-  if o.runtimes == nil then
-    o.runtimes = require "mosaic.runtimes"
-  end
-  local ok, result, message, refused = pcall(host.agent_send, name, text, o)
+  local ok, result, message, refused = pcall(host.agent_send, name, text, with_runtimes(opts, 2))
   if not ok then
     -- An option of the wrong type: raise it again at the caller's line.
     local why = tostring(result):gsub("^[^:\n]*:%d+: ", ""):gsub("'agent_send'", "'send'")

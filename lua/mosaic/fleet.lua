@@ -11,32 +11,19 @@ local M = {}
 M.roster = host.fleet_roster
 
 -- The options with the runtime profiles (mosaic.runtimes) that `activity` is read with.
-local function with_runtimes(opts, level)
-  if opts ~= nil and type(opts) ~= "table" then
-    error(("bad argument #1 (table expected, got %s)"):format(type(opts)), level + 1)
-  end
-  local o = {}
-  for k, v in pairs(opts or {}) do
-    o[k] = v
-  end
-  if o.runtimes == nil then
-    o.runtimes = require "mosaic.runtimes"
-  end
-  return o
-end
-M._with_runtimes = with_runtimes
+local with_runtimes = require "mosaic._options"
 
 --- ps([{roster=, socket=, tenant=, probe=, probe_timeout=}]) -> snapshot | nil, message
 -- snapshot = {schema, generated_at, host, socket, roster, warnings = {...}, agents = {...}}
 function M.ps(opts)
-  local snapshot, err = forward("ps", host.fleet_ps, with_runtimes(opts, 2))
+  local snapshot, err = forward("ps", host.fleet_ps, with_runtimes(opts, 2, 1, "ps"))
   return snapshot, err
 end
 
 --- ps_json([options [, pretty]]) -> the same snapshot as JSON text | nil, message
 -- Faster than json.encode(fleet.ps()) for big fleets: no Lua tables are built.
 function M.ps_json(opts, pretty)
-  local text, err = forward("ps_json", host.fleet_ps_json, with_runtimes(opts, 2), pretty)
+  local text, err = forward("ps_json", host.fleet_ps_json, with_runtimes(opts, 2, 1, "ps_json"), pretty)
   return text, err
 end
 
@@ -45,7 +32,7 @@ function M.agent(name, opts)
   if type(name) ~= "string" then
     error(("bad argument #1 to 'agent' (string expected, got %s)"):format(type(name)), 2)
   end
-  local snapshot, err = forward("agent", host.fleet_ps, with_runtimes(opts, 2))
+  local snapshot, err = forward("agent", host.fleet_ps, with_runtimes(opts, 2, 2, "agent"))
   if not snapshot then
     return nil, err
   end
