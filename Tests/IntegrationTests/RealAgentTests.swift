@@ -255,10 +255,11 @@ final class RealAgentTests: XCTestCase {
   func testClaudeAcceptedQueuedAndPermission() throws {
     try start("c1", "claude")
     try waitActivity("c1", "idle")
-    var r = try send("c1", ["--verify", "hello from mosaic"])
+    var r = try send("c1", ["--verify", "--timeout", "10", "hello from mosaic"])
     XCTAssertEqual(r.status, 0, r.stderr)
     XCTAssertEqual(r.doc?["verdict"]?.stringValue, "accepted")
     XCTAssertEqual(r.doc?["basis"]?.stringValue, "record")
+    try waitActivity("c1", "idle")
 
     try control("/_control/enqueue", #"[{"text": "slow reply", "delay_s": 8}]"#)
     r = try send("c1", ["--verify", "first of two"])
@@ -318,10 +319,11 @@ final class RealAgentTests: XCTestCase {
   func testCodexApprovalIsRefused() throws {
     try start("x1", "codex")
     try waitActivity("x1", "idle")
-    var r = try send("x1", ["--verify", "hello codex"])
+    var r = try send("x1", ["--verify", "--timeout", "10", "hello codex"])
     XCTAssertEqual(r.doc?["verdict"]?.stringValue, "accepted", r.stderr)
     XCTAssertEqual(r.doc?["basis"]?.stringValue, "record", "Codex's rollout holds it")
-    r = try send("x1", ["--verify", "and again"])
+    try waitActivity("x1", "idle")
+    r = try send("x1", ["--verify", "--timeout", "10", "and again"])
     XCTAssertEqual(r.doc?["basis"]?.stringValue, "record", "the same thread's rollout")
     try waitActivity("x1", "idle")
     let marker = "\(dir)/codex-tool-ran"
@@ -488,12 +490,12 @@ final class RealAgentTests: XCTestCase {
     try waitActivity("h1", "idle")
     try waitActivity("h2", "idle")
 
-    var r = try send("h1", ["--verify", "--nonce", "first agent"])
+    var r = try send("h1", ["--verify", "--timeout", "10", "--nonce", "first agent"])
     XCTAssertEqual(r.doc?["verdict"]?.stringValue, "accepted", r.stderr)
     XCTAssertEqual(r.doc?["basis"]?.stringValue, "record")
     let nonce = try XCTUnwrap(r.doc?["evidence"]?["nonce"]?.stringValue)
     let run = home + "/fleet/run"
-    let deadline = Date().addingTimeInterval(10)
+    let deadline = Date().addingTimeInterval(20)
     var hb1 = ""
     while !hb1.contains("ack=\(nonce)"), Date() < deadline {
       usleep(100_000)
@@ -503,8 +505,9 @@ final class RealAgentTests: XCTestCase {
     XCTAssertTrue(hb1.contains("hook="), hb1)
     let hb2 = (try? String(contentsOfFile: run + "/h2.hb", encoding: .utf8)) ?? ""
     XCTAssertFalse(hb2.contains(nonce), "the event reached the other agent: \(hb2)")
+    try waitActivity("h1", "idle")
 
-    r = try send("h2", ["--verify", "second agent"])
+    r = try send("h2", ["--verify", "--timeout", "10", "second agent"])
     XCTAssertEqual(r.doc?["basis"]?.stringValue, "record", r.stderr)
     try waitActivity("h2", "idle")
     let status = try mosaic.run(["hooks", "status"])

@@ -607,7 +607,9 @@ private final class SendRun {
     var polls = 0
     var last: SendObservation? = nil
     var provisional: (SendVerdict, String)? = nil
-    let recordGrace = min(2.0, options.timeout / 2)
+    // How long an accepted-looking screen waits for the record (Claude writes its
+    // transcript line some 100-300 ms after it takes the prompt; more on a loaded machine).
+    let recordGrace = min(3.0, options.timeout / 2)
     queuedBefore =
       before.map { s in profile.map { reader.showsQueued(s, profile: $0) } ?? false } ?? false
     var ackAfter = ackBefore?.ack
