@@ -87,11 +87,19 @@ final class RealAgentTests: XCTestCase {
   override func tearDown() {
     _ = try? SpawnRunner().run(["tmux", "-L", socket, "kill-server"], timeout: 10)
     unlink("/tmp/tmux-\(getuid())/\(socket)")
-    // Codex's app-server daemons outlive panes and the tmux server (notes), and may ignore
-    // a first SIGTERM: reap.sh ends everything that runs from or for this test's homes
-    // (SIGTERM, then SIGKILL after 5 s).
-    _ = try? SpawnRunner().run([Self.scripts + "/reap.sh", dir], timeout: 30)
-    try? FileManager.default.removeItem(atPath: dir)
+    // Codex's app-server daemons outlive panes and the tmux server (notes), and a Claude
+    // that got the hangup still writes its home while it exits: reap.sh ends everything
+    // that runs from or for this test's homes (SIGTERM, then SIGKILL after 5 s), and only
+    // then is the directory removed (twice, in case a last write raced the first).
+    let homes =
+      (try? FileManager.default.contentsOfDirectory(atPath: dir))?
+      .filter { $0.hasSuffix("-home") || $0.hasSuffix("-shared") }.map { "\(dir)/\($0)" } ?? []
+    _ = try? SpawnRunner().run([Self.scripts + "/reap.sh", dir] + homes, timeout: 30)
+    for _ in 0..<2 where FileManager.default.fileExists(atPath: dir) {
+      try? FileManager.default.removeItem(atPath: dir)
+      usleep(200_000)
+    }
+    XCTAssertFalse(FileManager.default.fileExists(atPath: dir), "\(dir) left behind")
   }
 
   // MARK: helpers
@@ -295,9 +303,20 @@ final class RealAgentTests: XCTestCase {
     let trustFor = try waitActivity("c-trust", "waiting", timeout: 30).waitingFor
     XCTAssertEqual(trustFor, "folder trust dialog")
     XCTAssertEqual(try waitActivity("c-key", "waiting", timeout: 30).waitingFor, "API key dialog")
-    let configs = try [trust.home, key.home].map {
-      try String(contentsOfFile: $0 + "/.claude.json", encoding: .utf8)
+    // What the dialogs would write: the folder trusted, the key approved or rejected
+    // (Claude adds other fields of its own, such as userID, whenever it likes).
+    func answers(_ home: String, _ project: String) throws -> (trusted: Bool, keys: Int) {
+      let doc = try JSONCodec.decode(
+        try String(contentsOfFile: home + "/.claude.json", encoding: .utf8))
+      let responses = doc["customApiKeyResponses"]
+      let keys =
+        (responses?["approved"]?.arrayValue?.count ?? 0)
+        + (responses?["rejected"]?.arrayValue?.count ?? 0)
+      return (doc["projects"]?[project]?["hasTrustDialogAccepted"]?.boolValue == true, keys)
     }
+    let configs = try [trust, key].map { try answers($0.home, $0.project) }
+    XCTAssertFalse(configs[0].trusted, "the folder starts untrusted")
+    XCTAssertEqual(configs[1].keys, 0, "the key starts neither approved nor rejected")
     for name in ["c-trust", "c-key"] {
       let r = try send(name, ["--verify", "hello"])
       XCTAssertEqual(r.status, 3, "\(name): \(r.stderr)")
@@ -309,10 +328,9 @@ final class RealAgentTests: XCTestCase {
       XCTAssertEqual(rows[name]?["pane"]?["state"]?.stringValue, "alive", name)
       XCTAssertEqual(rows[name]?["activity"]?["state"]?.stringValue, "waiting", name)
     }
-    let after = try [trust.home, key.home].map {
-      try String(contentsOfFile: $0 + "/.claude.json", encoding: .utf8)
-    }
-    XCTAssertEqual(after, configs, "a dialog was answered")
+    let after = try [trust, key].map { try answers($0.home, $0.project) }
+    XCTAssertFalse(after[0].trusted, "the trust dialog was answered")
+    XCTAssertEqual(after[1].keys, 0, "the API-key dialog was answered")
   }
 
   /// Codex: an approval prompt refuses the send and the command does not run.
