@@ -84,8 +84,20 @@ mosaic_clean completion fish >"$comp/fish/vendor_completions.d/mosaic.fish"
 cp -R examples "$stage/usr/share/doc/mosaic/examples"
 find "$stage/usr/share/doc/mosaic/examples" -type d -exec chmod 0755 {} +
 find "$stage/usr/share/doc/mosaic/examples" -type f -exec chmod 0644 {} +
-gzip -9n <CHANGELOG.md >"$stage/usr/share/doc/mosaic/changelog.gz"
-chmod 0644 "$stage/usr/share/doc/mosaic/changelog.gz"
+# The maintainer: $DEBFULLNAME <$DEBEMAIL> as Debian's tools use them, else git's identity.
+maintainer="${DEBFULLNAME:-$(git config user.name 2>/dev/null || echo "mosaic maintainers")}"
+maintainer="$maintainer <${DEBEMAIL:-$(git config user.email 2>/dev/null || echo "mosaic@localhost")}>"
+# A native package: changelog.gz is a Debian changelog (one entry: this build); the
+# project's own CHANGELOG.md beside it.
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+{
+  printf 'mosaic (%s) unstable; urgency=medium\n\n' "$version"
+  printf '  * Built by scripts/package.sh from commit %s; the changes are in\n' "$commit"
+  printf '    /usr/share/doc/mosaic/CHANGELOG.md.gz.\n\n'
+  printf ' -- %s  %s\n' "$maintainer" "$(LC_ALL=C date -u -R -d "@$SOURCE_DATE_EPOCH")"
+} | gzip -9n >"$stage/usr/share/doc/mosaic/changelog.gz"
+gzip -9n <CHANGELOG.md >"$stage/usr/share/doc/mosaic/CHANGELOG.md.gz"
+chmod 0644 "$stage/usr/share/doc/mosaic/changelog.gz" "$stage/usr/share/doc/mosaic/CHANGELOG.md.gz"
 cat >"$stage/usr/share/doc/mosaic/copyright" <<'EOF'
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: mosaic
@@ -139,7 +151,7 @@ cat >"$stage/DEBIAN/control" <<EOF
 Package: mosaic
 Version: $version
 Architecture: $arch
-Maintainer: mosaic maintainers <mosaic@localhost>
+Maintainer: $maintainer
 Installed-Size: $size
 Depends: $depends
 Section: admin
