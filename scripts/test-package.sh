@@ -102,7 +102,8 @@ mkdir -p "$home/config/fleet" "$home/run"
 chmod 700 "$home/run" "$home/config"
 printf 'return { agents = {} }\n' >"$home/config/fleet/roster.lua"
 hide=()
-for d in /opt/swift /usr/share/lua /usr/local/share/lua /usr/lib/x86_64-linux-gnu/lua; do
+multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
+for d in /opt/swift /usr/share/lua /usr/local/share/lua "/usr/lib/$multiarch/lua" /usr/local/lib/lua; do
   [ -d "$d" ] && hide+=("$d")
 done
 bare() {
