@@ -34,6 +34,26 @@ prom_passed=$(echo "${prom_line:-0 passed, 0 failed}" | sed -E 's/^([0-9]+) pass
 prom_failed=$(echo "${prom_line:-0 passed, 1 failed}" | sed -E 's/.* ([0-9]+) failed$/\1/')
 if [ "$prom_status" -ne 0 ] && [ "$prom_failed" -eq 0 ]; then prom_failed=1; fi
 
+echo "== the installable binary and the Debian package"
+# Always run, in CI too: scripts/package.sh builds the static release binary in its own
+# scratch directory (.build/static; about 1.5 min the first time, seconds after that) and
+# the .deb, then scripts/test-package.sh checks it without a toolchain and through dpkg.
+pkg_log=$(mktemp "${TMPDIR:-/tmp}/mosaic-package.XXXXXX")
+set +e +o pipefail
+scripts/test-package.sh 2>&1 | tee "$pkg_log"
+pkg_status=${PIPESTATUS[0]}
+set -e -o pipefail
+pkg_line=$(grep -aE '^[0-9]+ passed, [0-9]+ failed$' "$pkg_log" | tail -n 1)
+pkg_passed=$(echo "${pkg_line:-0 passed, 0 failed}" | sed -E 's/^([0-9]+) passed.*/\1/')
+pkg_failed=$(echo "${pkg_line:-0 passed, 1 failed}" | sed -E 's/.* ([0-9]+) failed$/\1/')
+if [ "$pkg_status" -ne 0 ] && [ "$pkg_failed" -eq 0 ]; then pkg_failed=1; fi
+rm -f "$pkg_log"
+# The script checks (Prometheus, package), counted with the Swift suites below.
+script_passed=$((prom_passed + pkg_passed))
+script_failed=$((prom_failed + pkg_failed))
+script_status=$prom_status
+if [ "$script_status" -eq 0 ]; then script_status=$pkg_status; fi
+
 echo "== tests"
 log=$(mktemp "${TMPDIR:-/tmp}/mosaic-test.XXXXXX")
 set +e +o pipefail
@@ -46,12 +66,13 @@ summary=$(grep -aE '^[[:space:]]*Executed [0-9]+ tests?, with [0-9]+ failures?' 
 total=$(echo "$summary" | sed -E 's/.*Executed ([0-9]+) tests?.*/\1/')
 failed=$(grep -acE "^Test Case '.*' failed" "$log")
 if [ -n "$summary" ]; then
-  # One plain closing line for the whole run: the Swift suites and the Prometheus checks.
-  echo "$((total - failed + prom_passed)) passed, $((failed + prom_failed)) failed"
+  # One plain closing line for the whole run: the Swift suites, the Prometheus checks and
+  # the package checks.
+  echo "$((total - failed + script_passed)) passed, $((failed + script_failed)) failed"
 fi
 if [ "$status" -eq 0 ] && [ -z "$summary" ]; then
   echo "test: swift test ran no test" >&2
   exit 1
 fi
-if [ "$status" -eq 0 ] && [ "$prom_status" -ne 0 ]; then exit "$prom_status"; fi
+if [ "$status" -eq 0 ] && [ "$script_status" -ne 0 ]; then exit "$script_status"; fi
 exit "$status"

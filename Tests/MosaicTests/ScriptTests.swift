@@ -405,17 +405,25 @@ final class ScriptTests: BinaryTestCase {
     XCTAssertTrue(missing.stderr.contains("module 'no.such.module' not found"), missing.stderr)
   }
 
+  /// argparse is shipped inside the binary (lua/argparse.lua) and found before the
+  /// system's copy; the system's Lua 5.4 paths still come after it, so Debian's lua-*
+  /// packages load (lua-filesystem's C module, installed with lua-check).
   func testSystemLuaModules() throws {
     let r = try eval(
       """
-      local argparse = require "argparse"
+      local argparse, from = require "argparse"
       local p = argparse("x")
       p:argument("name")
-      print(p:parse({"bob"}).name, package.searchpath("argparse", package.path))
+      print(p:parse({"bob"}).name, from)
+      local lfs, lfs_from = require "lfs"
+      print(type(lfs.attributes), lfs_from)
       """)
     XCTAssertEqual(r.status, 0, r.stderr)
-    XCTAssertTrue(r.stdout.hasPrefix("bob\t/"), r.stdout)
-    XCTAssertTrue(r.stdout.hasSuffix("/argparse.lua\n"), r.stdout)
+    let lines = r.stdout.split(separator: "\n").map(String.init)
+    XCTAssertEqual(lines.first, "bob\t@[mosaic]/argparse.lua", r.stdout)
+    XCTAssertEqual(lines.count, 2, r.stdout)
+    XCTAssertTrue(lines.last?.hasPrefix("function\t/") ?? false, r.stdout)
+    XCTAssertTrue(lines.last?.hasSuffix("/lfs.so") ?? false, r.stdout)
   }
 
   // MARK: Bad input never crashes

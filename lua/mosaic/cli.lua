@@ -1,4 +1,4 @@
---- Argument parsing for commands: Debian's lua-argparse, with mosaic's conventions.
+--- Argument parsing for commands: lua-argparse (shipped as lua/argparse.lua), with mosaic's conventions.
 -- A usage error prints one line and a hint on stderr and exits 64; --help prints the
 -- help and exits 0.
 local argparse = require "argparse"
