@@ -170,11 +170,21 @@ final class RealAgentTests: XCTestCase {
     return (agentHome, project)
   }
 
-  /// Restarts an agent in its pane, as a unit restart would (runtimes read hooks at start).
+  /// Restarts an agent in its pane, as a unit restart would (runtimes read hooks at start),
+  /// and waits until the new program runs there (so no later look sees the old one).
   func restart(_ name: String) throws {
+    func program() throws -> Int64? { try ps()[name]?["process"]?["pid"]?.intValue }
+    let old = try program()
     try sh([
       "tmux", "-L", socket, "respawn-pane", "-k", "-t", "=\(name):", try XCTUnwrap(commands[name]),
     ])
+    let deadline = Date().addingTimeInterval(15)
+    var now = try program()
+    while now == nil || now == old, Date() < deadline {
+      usleep(100_000)
+      now = try program()
+    }
+    XCTAssertNotEqual(now, old, "\(name): the old program still runs")
   }
 
   func ps() throws -> [String: JSONValue] {
