@@ -15,8 +15,6 @@ import XCTest
 final class RealAgentTests: XCTestCase {
   nonisolated(unsafe) static var claude = ""
   nonisolated(unsafe) static var codex = ""
-  nonisolated(unsafe) static var model: Process?
-  nonisolated(unsafe) static var port = 0
   nonisolated(unsafe) static var setupError: String?
 
   var socket = ""
@@ -40,34 +38,38 @@ final class RealAgentTests: XCTestCase {
         if line.hasPrefix("export MOSAIC_CLAUDE=") { claude = String(line.dropFirst(21)) }
         if line.hasPrefix("export MOSAIC_CODEX=") { codex = String(line.dropFirst(20)) }
       }
-      let portFile = NSTemporaryDirectory() + Harness.uniqueName("port")
-      let p = Process()
-      p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-      p.arguments = ["python3", scripts + "/fake-model.py", "--port", "0", "--port-file", portFile]
-      p.standardOutput = FileHandle.nullDevice
-      p.standardError = FileHandle.nullDevice
-      try p.run()
-      model = p
-      for _ in 0..<100 {
-        if let text = try? String(contentsOfFile: portFile, encoding: .utf8),
-          let n = Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
-        {
-          port = n
-          break
-        }
-        usleep(50_000)
-      }
-      unlink(portFile)
-      if port == 0 { setupError = "the fake model server did not start" }
     } catch {
       setupError = "\(error)"
     }
   }
 
-  override class func tearDown() {
-    model?.terminate()
-    model?.waitUntilExit()
-    super.tearDown()
+  /// The fake model server of this test (one per test: a server that died cannot take
+  /// later tests with it).
+  var model: Process?
+  var port = 0
+
+  func startModel() throws {
+    let portFile = dir + "/model.port"
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = [
+      "python3", Self.scripts + "/fake-model.py", "--port", "0", "--port-file", portFile,
+    ]
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    model = p
+    for _ in 0..<200 {
+      if let text = try? String(contentsOfFile: portFile, encoding: .utf8),
+        let n = Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
+      {
+        port = n
+        return
+      }
+      usleep(50_000)
+    }
+    XCTFail("the fake model server did not start")
+    throw HarnessError.noUserManager
   }
 
   override func setUpWithError() throws {
@@ -81,10 +83,12 @@ final class RealAgentTests: XCTestCase {
     try FileManager.default.createDirectory(
       atPath: home + "/fleet", withIntermediateDirectories: true)
     mosaic = Mosaic(home: home)
-    try control("/_control/reset", "{}")
+    try startModel()
   }
 
   override func tearDown() {
+    model?.terminate()
+    model?.waitUntilExit()
     _ = try? SpawnRunner().run(["tmux", "-L", socket, "kill-server"], timeout: 10)
     unlink("/tmp/tmux-\(getuid())/\(socket)")
     // Codex's app-server daemons outlive panes and the tmux server (notes), and a Claude
@@ -118,7 +122,7 @@ final class RealAgentTests: XCTestCase {
       CommandRequest(
         [
           "curl", "-sf", "-X", "POST", "--data-binary", "@-",
-          "http://127.0.0.1:\(Self.port)\(path)",
+          "http://127.0.0.1:\(port)\(path)",
         ], input: Array(body.utf8), timeout: 10))
     XCTAssertEqual(r.status, 0, "control \(path): \(r.stderrText)")
   }
@@ -141,12 +145,12 @@ final class RealAgentTests: XCTestCase {
       try sh(
         [
           Self.scripts + "/agent-home.sh", runtime, "--home", agentHome, "--project", project,
-          "--port", String(Self.port),
+          "--port", String(port),
         ] + homeFlags)
     }
     let launcher =
       "MOSAIC_CLAUDE=\(Self.claude) MOSAIC_CODEX=\(Self.codex) \(Self.scripts)/launch.sh \(runtime)"
-      + " --home \(agentHome) --project \(project) --port \(Self.port)"
+      + " --home \(agentHome) --project \(project) --port \(port)"
     let command: String
     switch launch {
     case .sh: command = "sh -c 'cd \(project) && \(launcher)'"
@@ -410,7 +414,7 @@ final class RealAgentTests: XCTestCase {
     // Trust the hooks as Codex's own review screen would, then restart both.
     try sh([
       Self.scripts + "/agent-home.sh", "codex", "--home", shared, "--project", "\(dir)/xa-proj",
-      "--port", String(Self.port), "--hooks-json", shared + "/hooks.json", "--trust-hooks",
+      "--port", String(port), "--hooks-json", shared + "/hooks.json", "--trust-hooks",
     ])
     config = try String(contentsOfFile: shared + "/config.toml", encoding: .utf8)
     if !config.contains("xb-proj") {
@@ -492,7 +496,7 @@ final class RealAgentTests: XCTestCase {
     // agent-home.sh trusts one project: trust both before either Claude starts.
     try sh([
       Self.scripts + "/agent-home.sh", "claude", "--home", shared, "--project", p1, "--port",
-      String(Self.port),
+      String(port),
     ])
     var config = try String(contentsOfFile: shared + "/.claude.json", encoding: .utf8)
     config = config.replacingOccurrences(
