@@ -23,36 +23,36 @@ swift format lint --strict --recursive Package.swift Sources Tests Plugins
 echo "== luacheck"
 luacheck --no-color -q lua examples scripts/bench
 
+# Runs a check script that ends with "N passed, M failed"; adds its counts to
+# script_passed/script_failed and keeps the first non-zero exit status in script_status.
+script_passed=0
+script_failed=0
+script_status=0
+run_checks() {
+  local out line passed failed status
+  out=$(mktemp "${TMPDIR:-/tmp}/mosaic-checks.XXXXXX")
+  set +e +o pipefail
+  "$@" 2>&1 | tee "$out"
+  status=${PIPESTATUS[0]}
+  set -e -o pipefail
+  line=$(grep -aE '^[0-9]+ passed, [0-9]+ failed$' "$out" | tail -n 1)
+  rm -f "$out"
+  passed=$(echo "${line:-0 passed, 0 failed}" | sed -E 's/^([0-9]+) passed.*/\1/')
+  failed=$(echo "${line:-0 passed, 1 failed}" | sed -E 's/.* ([0-9]+) failed$/\1/')
+  if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
+  script_passed=$((script_passed + passed))
+  script_failed=$((script_failed + failed))
+  if [ "$script_status" -eq 0 ]; then script_status=$status; fi
+}
+
 echo "== prometheus rules, dashboard and exporter path"
-prom_log=$(mktemp "${TMPDIR:-/tmp}/mosaic-prometheus.XXXXXX")
-set +e +o pipefail
-scripts/test-prometheus.sh 2>&1 | tee "$prom_log"
-prom_status=${PIPESTATUS[0]}
-set -e -o pipefail
-prom_line=$(grep -aE '^[0-9]+ passed, [0-9]+ failed$' "$prom_log" | tail -n 1)
-prom_passed=$(echo "${prom_line:-0 passed, 0 failed}" | sed -E 's/^([0-9]+) passed.*/\1/')
-prom_failed=$(echo "${prom_line:-0 passed, 1 failed}" | sed -E 's/.* ([0-9]+) failed$/\1/')
-if [ "$prom_status" -ne 0 ] && [ "$prom_failed" -eq 0 ]; then prom_failed=1; fi
+run_checks scripts/test-prometheus.sh
 
 echo "== the installable binary and the Debian package"
 # Always run, in CI too: scripts/package.sh builds the static release binary in its own
 # scratch directory (.build/static; about 1.5 min the first time, seconds after that) and
 # the .deb, then scripts/test-package.sh checks it without a toolchain and through dpkg.
-pkg_log=$(mktemp "${TMPDIR:-/tmp}/mosaic-package.XXXXXX")
-set +e +o pipefail
-scripts/test-package.sh 2>&1 | tee "$pkg_log"
-pkg_status=${PIPESTATUS[0]}
-set -e -o pipefail
-pkg_line=$(grep -aE '^[0-9]+ passed, [0-9]+ failed$' "$pkg_log" | tail -n 1)
-pkg_passed=$(echo "${pkg_line:-0 passed, 0 failed}" | sed -E 's/^([0-9]+) passed.*/\1/')
-pkg_failed=$(echo "${pkg_line:-0 passed, 1 failed}" | sed -E 's/.* ([0-9]+) failed$/\1/')
-if [ "$pkg_status" -ne 0 ] && [ "$pkg_failed" -eq 0 ]; then pkg_failed=1; fi
-rm -f "$pkg_log"
-# The script checks (Prometheus, package), counted with the Swift suites below.
-script_passed=$((prom_passed + pkg_passed))
-script_failed=$((prom_failed + pkg_failed))
-script_status=$prom_status
-if [ "$script_status" -eq 0 ]; then script_status=$pkg_status; fi
+run_checks scripts/test-package.sh
 
 echo "== tests"
 log=$(mktemp "${TMPDIR:-/tmp}/mosaic-test.XXXXXX")
