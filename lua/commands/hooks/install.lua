@@ -70,7 +70,9 @@ for _, row in ipairs(rows) do
   if t and not done[t.file] then
     done[t.file] = true
     local shared = by_file[t.file] > 1
-    local command = hooks.command(t.runtime, not shared and row.name or nil, opts)
+    -- The hook names no agent: which agents share a home depends on which of them run now,
+    -- so the event itself tells (MOSAIC_AGENT, the pane, or Codex's working directory).
+    local command = hooks.command(t.runtime, nil, opts)
     local changes, why = hooks.wire(t, command, opts.dry_run)
     if not changes then
       io.stderr:write(("mosaic: hooks install: %s: %s\n"):format(row.name, why))
