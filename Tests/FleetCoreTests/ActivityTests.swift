@@ -82,6 +82,20 @@ final class ActivityTests: XCTestCase {
     XCTAssertEqual(g.stoppedMember?.pid, 302)
   }
 
+  /// A child Claude has just forked (before its exec it still shows Claude's argv) and
+  /// runs in Claude's group: the agent is the parent, whose pid keys its status file.
+  func testAForkedChildIsNeverTakenForTheAgent() throws {
+    try proc.add(pid: 600, comm: "sh", pgrp: 600, tpgid: 600, argv: ["sh", "-c", "claude"])
+    try proc.add(pid: 601, comm: "claude", ppid: 600, pgrp: 600, argv: ["/opt/claude", "--x"])
+    try proc.add(pid: 602, comm: "claude", ppid: 601, pgrp: 600, argv: ["/opt/claude", "--x"])
+    try children(600, [601])
+    try children(601, [602])
+    let g = try XCTUnwrap(
+      ProcPlane.foregroundGroup(ofPanePid: 600, paneTTY: nil, procRoot: proc.root))
+    XCTAssertEqual(g.members.map(\.process.pid), [600, 601, 602])
+    XCTAssertEqual(g.agentProcess(isClaude).process.pid, 601)
+  }
+
   func testNoMemberMatchesGivesTheDeepestAndDrift() throws {
     try proc.add(pid: 400, comm: "sh", pgrp: 400, tpgid: 400, argv: ["sh", "-c", "x"])
     try proc.add(pid: 401, comm: "python3", ppid: 400, pgrp: 400, argv: ["python3", "agent.py"])

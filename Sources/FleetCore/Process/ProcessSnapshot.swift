@@ -102,20 +102,26 @@ public struct ForegroundGroup: Sendable, Equatable {
     return members.last { $0.depth == maxDepth }!.process
   }
 
-  /// The deepest member `isAgent` accepts (a wrapper such as `mosaic heartbeat -- CMD`
-  /// is judged by what it wraps, so the program itself is preferred), else the deepest
+  /// The shallowest member `isAgent` accepts that is not a `mosaic heartbeat -- CMD`
+  /// wrapper (a wrapper is judged by what it wraps, so the program itself is preferred;
+  /// the agent's own children are never taken for it, not even a child just forked that
+  /// still shows the agent's argv), else the deepest wrapper accepted, else the deepest
   /// member; and whether one was accepted (nil when no member could be judged).
   public func agentProcess(_ isAgent: (ProcessSnapshot) -> Bool?) -> (
     process: ProcessSnapshot, matched: Bool?
   ) {
     var judged = false
-    for m in members.reversed() {
+    var wrapper: ProcessSnapshot?
+    for m in members {
       switch isAgent(m.process) {
-      case true?: return (m.process, true)
+      case true?:
+        if !RuntimeDetector.isWrapper(argv: m.process.argv) { return (m.process, true) }
+        wrapper = m.process
       case false?: judged = true
       case nil: break
       }
     }
+    if let wrapper { return (wrapper, true) }
     return (deepest, judged ? false : nil)
   }
 }

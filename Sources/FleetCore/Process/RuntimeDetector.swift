@@ -80,6 +80,16 @@ public enum RuntimeDetector {
     argv.joined(separator: " ")
   }
 
+  /// Whether `argv` is `mosaic heartbeat NAME [options] -- CMD`: a wrapper around the agent.
+  public static func isWrapper(argv: [String]) -> Bool {
+    guard let first = argv.first, stripExtension(basename(first)) == "mosaic" else { return false }
+    for a in argv.dropFirst() {
+      if a == "--" { return false }
+      if !a.hasPrefix("-") { return a == "heartbeat" }
+    }
+    return false
+  }
+
   // MARK: - Rules
 
   static func detectMosaic(_ args: [String]) -> String? {
