@@ -153,7 +153,7 @@ final class ScreenVerdictCacheTests: XCTestCase {
     XCTAssertEqual(try look(), .some(nil))
     XCTAssertEqual(counting.screenCalls, 1, "the same screen is not captured again")
 
-    FileManager.default.createFile(atPath: flag, contents: nil)
+    XCTAssertTrue(FileManager.default.createFile(atPath: flag, contents: nil))
     XCTAssertTrue(
       waitUntil { server.tmux(["capture-pane", "-p", "-t", "=a:"]).stdoutText.contains("trust") })
     XCTAssertEqual(
