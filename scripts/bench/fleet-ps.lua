@@ -144,8 +144,13 @@ local function teardown(units)
 end
 
 local function measure(n)
-  local units = setup(n)
+  -- Set up inside the pcall too, so a setup that fails half way is still removed.
+  local units = {}
+  for _, name in ipairs(names(n)) do
+    units[#units + 1] = unit(name)
+  end
   local ok, result = pcall(function()
+    setup(n)
     local ps = { exe, "fleet", "ps", "--json" }
     local t0 = mosaic.monotonic()
     local check = run(ps)
