@@ -4,7 +4,7 @@ extension RowContext {
   /// The screen rules' verdict (as `activity`, nil when no rule holds) of each found pane,
   /// by pane id: kept ones from `screenCache` when the listing shows the same screen, the
   /// others from one `tmux.screens` call; a pane whose screen could not be captured is
-  /// missing.
+  /// missing. Entries of panes that are gone are dropped from the cache.
   func screenVerdicts(_ founds: [Found]) -> [String: Activity?] {
     var cache =
       screenCache.map { ScreenVerdictCache.load(path: $0, socket: tmux.socket) }
@@ -31,7 +31,8 @@ extension RowContext {
       }
     }
     if let path = screenCache {
-      cache.retain(Set(founds.map(\.pane.paneId)))
+      // Every live agent pane keeps its entry (a `--tenant` run looks at some of them only).
+      cache.retain(Set(foregrounds.keys).union(founds.map(\.pane.paneId)))
       cache.save(path: path)
     }
     return out
