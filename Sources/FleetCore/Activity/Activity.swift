@@ -69,9 +69,27 @@ public struct ActivityReader {
   /// Lua's `string.find(subject, pattern) ~= nil`.
   public var matcher: (String, String) -> Bool
 
+  /// Claude status records already read (`prefetchClaudeRecords`), by pid.
+  let records = RecordMemo()
+
   public init(procRoot: String = "/proc", matcher: @escaping (String, String) -> Bool) {
     self.procRoot = procRoot
     self.matcher = matcher
+  }
+
+  /// Reads the Claude status records of `processes` at once, past 64 of them on two
+  /// threads (each is a read of the process's `environ`, which costs the kernel tens of
+  /// microseconds, and of its status file), for the `read` calls that follow.
+  public func prefetchClaudeRecords(_ processes: [ProcessSnapshot]) {
+    let procRoot = self.procRoot
+    func look(_ slice: ArraySlice<ProcessSnapshot>) -> [(Int32, ClaudeRecord.Lookup)] {
+      slice.map { ($0.pid, ClaudeRecord.status(of: $0, procRoot: procRoot)) }
+    }
+    let half = processes.count > 64 ? processes.count / 2 : 0
+    let other = half > 0 ? Background { look(processes[half...]) } : nil
+    var found = look(processes[..<(half > 0 ? half : processes.count)])
+    found += other?.wait() ?? []
+    for (pid, lookup) in found { records.byPid[pid] = lookup }
   }
 
   /// The activity of an agent whose program is `process` (nil: none found), whose
@@ -94,7 +112,7 @@ public struct ActivityReader {
   ) -> Activity {
     guard let profile, let process else { return .unknown }
     if profile.record == "claude" {
-      switch ClaudeRecord.status(of: process, procRoot: procRoot) {
+      switch records.byPid[process.pid] ?? ClaudeRecord.status(of: process, procRoot: procRoot) {
       case .status(let s):
         return Activity(
           state: s.state,
@@ -234,6 +252,12 @@ public struct ActivityReader {
   public func showsPasteMarker(_ screen: SendScreen, profile: RuntimeProfile) -> Bool {
     profile.pasteMarkers.contains { m in matcher(screen.cursorLine, m) }
   }
+}
+
+/// What `ActivityReader.prefetchClaudeRecords` read, shared by the reader's copies. Filled
+/// before the reads that use it, on the thread that reads.
+final class RecordMemo: @unchecked Sendable {
+  var byPid: [Int32: ClaudeRecord.Lookup] = [:]
 }
 
 /// Claude Code's own record: `$HOME/.claude/sessions/<pid>.json` (its live status, keyed by

@@ -274,6 +274,8 @@ struct RowContext {
   /// panes that still need it in one tmux call.
   func rows(_ inputs: [RowInput]) -> [JSONValue] {
     let founds = inputs.map(found)
+    reader.prefetchClaudeRecords(
+      founds.compactMap { f in f.flatMap { profile($0)?.record == "claude" ? $0.process : nil } })
     var activities: [Activity?] = Array(repeating: nil, count: inputs.count)
     var needScreen: [Int] = []
     for (i, input) in inputs.enumerated() {
