@@ -43,22 +43,23 @@ function M.has(row, flag)
   return false
 end
 
---- unit_active(row) -> true or false, nil when the unit's state is unknown.
-function M.unit_active(row)
-  local active = row.systemd and row.systemd.active
-  if active == nil then
+-- Whether the unit's `field` is one of `states`; nil when unknown.
+local function unit_in(row, field, states)
+  local value = row.systemd and row.systemd[field]
+  if value == nil then
     return nil
   end
-  return M.ACTIVE[active] == true
+  return states[value] == true
+end
+
+--- unit_active(row) -> true or false, nil when the unit's state is unknown.
+function M.unit_active(row)
+  return unit_in(row, "active", M.ACTIVE)
 end
 
 --- boot_safe(row) -> whether the unit's file state starts it at boot, nil when unknown.
 function M.boot_safe(row)
-  local enabled = row.systemd and row.systemd.enabled
-  if enabled == nil then
-    return nil
-  end
-  return M.BOOT_SAFE[enabled] == true
+  return unit_in(row, "enabled", M.BOOT_SAFE)
 end
 
 return M
