@@ -256,7 +256,8 @@ extension Runtime {
       (
         "heartbeat_read",
         { call throws(LuaCallError) in
-          // heartbeat_read(name, interval) -> the SPEC heartbeat object (+ seq, ack, progress)
+          // heartbeat_read(name, interval) -> the heartbeat object of a fleet ps row, with probe
+          // and skew instead of probe_answered (HeartbeatReading.jsonValue(then:))
           let name = try call.string(1)
           guard HeartbeatStore.isValidAgentName(name) else {
             throw .argument(1, "invalid agent name '\(name)'")
