@@ -138,4 +138,36 @@ final class RowRulesTests: BinaryTestCase {
       out.split(separator: "\n").map(String.init),
       ["roster-invalid", "roster-invalid", "nil\troster-invalid\ttrue"])
   }
+
+  /// One definition, two encodings: the Lua tables of `fleet.ps` encode to the very text
+  /// `fleet.ps_json` gives (key order and nulls kept), and `heartbeat.read` is the row's
+  /// heartbeat object with probe and skew instead of probe_answered.
+  func testTablesAndJSONAreOneDocument() throws {
+    let roster = try write(
+      "roster.lua",
+      """
+      return { socket = "mt-row-\(UUID().uuidString.prefix(8))", agents = {
+        { name = "a", runtime = "stub" }, { name = "b", runtime = "claude", host = "elsewhere" } } }
+      """)
+    let out = try lua(
+      """
+      local q = { roster = "\(roster)" }
+      local a, b
+      for _ = 1, 5 do -- generated_at has whole seconds: retry across a second boundary
+        a = mosaic.json.encode(fleet.ps(q))
+        b = fleet.ps_json(q)
+        if a == b then break end
+      end
+      print(a == b, #fleet.ps(q).agents)
+      print(mosaic.json.encode(heartbeat.read("a", 15)))
+      """)
+    XCTAssertEqual(
+      out.split(separator: "\n").map(String.init),
+      [
+        "true\t2",
+        #"{"health":"unknown","age_s":null,"ts":null,"pid":null,"status":null,"interval_s":15,"#
+          + #""reason":"no heartbeat file","seq":null,"ack":null,"progress":null,"probe":null,"#
+          + #""skew":false}"#,
+      ])
+  }
 }
