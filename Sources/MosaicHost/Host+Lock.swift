@@ -22,7 +22,9 @@ import MosaicSupport
 /// `release`, a `<close>` variable, the runtime's end or the process's end).
 ///
 /// Raw primitives (the friendly handle is `lua/mosaic/init.lua`):
-/// - `lock_acquire(name, {wait=seconds})` → `fd, path` | `nil, message`. Waits up to
+/// - `lock_acquire(name, {wait=seconds})` → `fd, path` | `nil, message, code [, pid]`, code
+///   `held` (another process holds it; pid: the holder, when it wrote itself down),
+///   `held-by-self` (this process holds it already) or `failed`. Waits up to
 ///   `wait` seconds (default 0: try once), polling every 20 ms, stopping early with the
 ///   chunk's own error when Ctrl-C or a time limit stops the script.
 /// - `lock_release(fd)` → whether `fd` was a lock this state held (now released).
@@ -71,12 +73,15 @@ extension Runtime {
           if let failure = catching({ () throws(FileError) in
             try Files.ensurePrivateDirectory(paths.run)
           }) {
-            return call.fail("lock \(name): \(failure.message)")
+            return failing(call, "lock \(name): \(failure.message)", code: "failed")
           }
           let path = paths.run + "/" + name + ".lock"
           switch try takeLock(path: path, name: name, wait: wait, call: call) {
-          case .failure(let message):
-            return call.fail(message)
+          case .failure(let message, let code, let holder):
+            let n = failing(call, message, code: code)
+            guard let holder else { return n }
+            call.push(Int64(holder))
+            return n + 1
           case .success(let fd):
             held.fds.insert(fd)
             call.push(Int64(fd))
@@ -104,7 +109,8 @@ extension Runtime {
 
 private enum LockOutcome {
   case success(Int32)
-  case failure(String)
+  /// message, code (`held`, `held-by-self`, `failed`), the holder's pid
+  case failure(String, code: String = "failed", holder: Int32? = nil)
 }
 
 private func takeLock(path: String, name: String, wait: Double, call: LuaCall)
@@ -142,15 +148,17 @@ private func takeLock(path: String, name: String, wait: Double, call: LuaCall)
       let holder = holderPid(fd)
       close(fd)
       var message: String
+      var code = "held"
       if let holder, holder == getpid() {
         message = "lock '\(name)' is already held by this process (pid \(holder))"
+        code = "held-by-self"
       } else if let holder {
         message = "lock '\(name)' is held by pid \(holder)"
       } else {
         message = "lock '\(name)' is held by another process"
       }
       if wait > 0 { message += " (waited \(MosaicCLI.formatSeconds(wait)))" }
-      return .failure(message)
+      return .failure(message, code: code, holder: code == "held" ? holder : nil)
     }
     Clock.sleep(min(left, 0.02))
   }

@@ -46,10 +46,11 @@ final class OperatorExperienceTests: BinaryTestCase {
       check.stdout.hasPrefix(
         "MOSAIC FLEET UNKNOWN - roster: \(roster): no roster yet ('mosaic fleet init' writes one)"),
       check.stdout)
-    // Lua sees the same message.
+    // Lua sees the same message, and a code for programs.
     let lua = try eval("print(fleet.ps())")
     XCTAssertTrue(
-      lua.stdout.hasSuffix("no roster yet ('mosaic fleet init' writes one)\n"), lua.stdout)
+      lua.stdout.hasSuffix("no roster yet ('mosaic fleet init' writes one)\troster-invalid\n"),
+      lua.stdout)
   }
 
   func testFleetInitWritesARosterAndUnitsAndNeverReplacesThem() throws {

@@ -13,18 +13,19 @@ M.roster = host.fleet_roster
 -- The options with the runtime profiles (mosaic.runtimes) that `activity` is read with.
 local with_runtimes = require "mosaic._options"
 
---- ps([{roster=, socket=, tenant=, probe=, probe_timeout=}]) -> snapshot | nil, message
+--- ps([{roster=, socket=, tenant=, probe=, probe_timeout=}]) -> snapshot | nil, message, code
 -- snapshot = {schema, generated_at, host, socket, roster, warnings = {...}, agents = {...}}
+-- code "roster-invalid": the roster could not be loaded (message says why).
 function M.ps(opts)
-  local snapshot, err = forward("ps", host.fleet_ps, with_runtimes(opts, 2, 1, "ps"))
-  return snapshot, err
+  local snapshot, err, code = forward("ps", host.fleet_ps, with_runtimes(opts, 2, 1, "ps"))
+  return snapshot, err, code
 end
 
---- ps_json([options [, pretty]]) -> the same snapshot as JSON text | nil, message
+--- ps_json([options [, pretty]]) -> the same snapshot as JSON text | nil, message, code
 -- Faster than json.encode(fleet.ps()) for big fleets: no Lua tables are built.
 function M.ps_json(opts, pretty)
-  local text, err = forward("ps_json", host.fleet_ps_json, with_runtimes(opts, 2, 1, "ps_json"), pretty)
-  return text, err
+  local text, err, code = forward("ps_json", host.fleet_ps_json, with_runtimes(opts, 2, 1, "ps_json"), pretty)
+  return text, err, code
 end
 
 --- agent(name [, ps options]) -> row | nil, message

@@ -69,11 +69,13 @@ lock_mt.__tostring = function(self)
   return ("mosaic.lock %s (%s)"):format(self.name, self._fd and "held" or "released")
 end
 
---- lock(name [, {wait=seconds}]) -> handle | nil, message
+--- lock(name [, {wait=seconds}]) -> handle | nil, message, code [, pid]
 -- A single-instance lock for jobs: an exclusive flock on <run>/<name>.lock, which the kernel
 -- drops when this process exits, however it exits. `name`: letters, digits, '-' and '_'.
 -- `wait` (default 0) is how long to wait for the holder; a refusal says who holds it:
--- "lock 'nightly' is held by pid 4242". handle = {name=, path=, release=, held=}. Example:
+-- "lock 'nightly' is held by pid 4242", code "held" and the pid (when the holder wrote it
+-- down); "held-by-self" when this process holds it already; "failed" when the lock file
+-- could not be used. handle = {name=, path=, release=, held=}. Example:
 --   local l, err = mosaic.lock("nightly")
 --   if not l then mosaic.die(err, 3) end
 --   ... the job ...
@@ -85,7 +87,7 @@ function M.lock(name, opts)
   if opts ~= nil and type(opts) ~= "table" then
     error(("bad argument #2 to 'lock' (table expected, got %s)"):format(type(opts)), 2)
   end
-  local ok, fd, path = pcall(host.lock_acquire, name, opts)
+  local ok, fd, path, code, pid = pcall(host.lock_acquire, name, opts)
   if not ok then
     if type(fd) == "string" and fd:find("bad argument", 1, true) then
       -- A bad name or option: raise it again at the caller's line.
@@ -95,7 +97,10 @@ function M.lock(name, opts)
     error(fd, 0) -- Ctrl-C or the time limit stopped the wait: pass it on unchanged.
   end
   if not fd then
-    return nil, path
+    if pid == nil then
+      return nil, path, code
+    end
+    return nil, path, code, pid
   end
   return setmetatable({ name = name, path = path, _fd = fd }, lock_mt)
 end
