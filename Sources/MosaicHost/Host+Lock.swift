@@ -71,12 +71,12 @@ extension Runtime {
           if let failure = catching({ () throws(FileError) in
             try Files.ensurePrivateDirectory(paths.run)
           }) {
-            return call.fail("lock \(name): \(failure.message)")
+            return lockFailure(call, "lock \(name): \(failure.message)", code: "lock-failed")
           }
           let path = paths.run + "/" + name + ".lock"
           switch try takeLock(path: path, name: name, wait: wait, call: call) {
-          case .failure(let message):
-            return call.fail(message)
+          case .failure(let message, let code, let holder):
+            return lockFailure(call, message, code: code, holder: holder)
           case .success(let fd):
             held.fds.insert(fd)
             call.push(Int64(fd))
@@ -104,7 +104,22 @@ extension Runtime {
 
 private enum LockOutcome {
   case success(Int32)
-  case failure(String)
+  /// The message, its code (`held`: another holder; `lock-failed`: the file), the
+  /// holder's pid when known.
+  case failure(String, code: String = "lock-failed", holder: Int32? = nil)
+}
+
+/// `nil, message, code[, holder pid]`: the refusal as data, so no caller reads the pid
+/// out of the message.
+private func lockFailure(_ call: LuaCall, _ message: String, code: String, holder: Int32? = nil)
+  -> Int32
+{
+  call.pushNil()
+  call.push(message)
+  call.push(code)
+  guard let holder else { return 3 }
+  call.push(Int64(holder))
+  return 4
 }
 
 private func takeLock(path: String, name: String, wait: Double, call: LuaCall)
@@ -150,7 +165,7 @@ private func takeLock(path: String, name: String, wait: Double, call: LuaCall)
         message = "lock '\(name)' is held by another process"
       }
       if wait > 0 { message += " (waited \(MosaicCLI.formatSeconds(wait)))" }
-      return .failure(message)
+      return .failure(message, code: "held", holder: holder)
     }
     Clock.sleep(min(left, 0.02))
   }

@@ -49,6 +49,7 @@
 -- `ignored` in the JSON.
 local json = require "mosaic.json"
 local render = require "mosaic.render"
+local fleet = require "mosaic.fleet"
 
 local M = {}
 
@@ -426,44 +427,19 @@ function M.text(v)
   return table.concat(lines, "\n") .. "\n"
 end
 
--- The child that takes the snapshot (see M.snapshot).
-local PS_CHUNK = [[
-local query = mosaic.json.decode(os.getenv("MOSAIC_CHECK_QUERY") or "{}")
-local text, err = fleet.ps_json(query)
-if not text then
-  io.stderr:write(err, "\n")
-  os.exit(1)
-end
-io.write(text)
-]]
-
 --- snapshot(query, timeout) -> snapshot | nil, message, code
--- fleet.ps(query), bounded in time: it runs in a child `mosaic` that is killed after
--- `timeout` seconds. A host call cannot be stopped half-way in this process (the tmux
--- query has a 10 s limit of its own, each of the one or two systemctl queries 15 s, the
--- roster 2 s, probes their timeout), so only a child keeps a deadline shorter than that.
--- It costs one process start (a few ms). codes: timeout, roster-invalid, check-failed.
+-- fleet.ps(query), bounded in time in this process (`mosaic.within`): the tmux and
+-- systemctl queries, the roster's evaluation and the probes end by the deadline.
+-- codes: timeout, roster-invalid, check-failed.
 function M.snapshot(query, timeout)
-  local r, err = mosaic.exec({ mosaic.executable(), "-e", PS_CHUNK },
-    { timeout = math.max(timeout, 0.001), env = { MOSAIC_CHECK_QUERY = json.encode(query or {}) } })
-  if not r then
-    return nil, "cannot run fleet ps: " .. tostring(err), "check-failed"
+  local snapshot, err, code = mosaic.within(math.max(timeout, 0.001), fleet.ps, query)
+  if snapshot then
+    return snapshot
   end
-  if r.timed_out then
+  if code == "timeout" then
     return nil, ("fleet ps did not answer within %s s"):format(number(timeout)), "timeout"
   end
-  local message = (r.stderr:match("^%s*(.-)%s*$") or ""):gsub("\n.*", ""):gsub("^mosaic: ", "")
-  if r.status ~= 0 then
-    if message == "" then
-      message = ("fleet ps exited with status %d"):format(r.status)
-    end
-    return nil, message, message:match("^roster:") and "roster-invalid" or "check-failed"
-  end
-  local snapshot, jerr = json.decode(r.stdout)
-  if type(snapshot) ~= "table" then
-    return nil, "fleet ps: " .. tostring(jerr), "check-failed"
-  end
-  return snapshot
+  return nil, tostring(err), code or "check-failed"
 end
 
 -- FNV-1a, 32 bits: a short stable name for a scope.

@@ -87,12 +87,11 @@ end
 
 local scope = { roster = opts.roster, socket = opts.socket, tenant = opts.tenant, probe = opts.probe,
   agents = opts.agent }
-local lock, err = mosaic.lock(check.lock_name(scope))
+local lock, err, lock_code, holder = mosaic.lock(check.lock_name(scope))
 if not lock then
-  local pid = err:match("held by pid (%d+)")
-  if pid or err:match("held by") then
-    return finish(check.unknown(("another check is still running%s"):format(pid and (" (pid " .. pid .. ")") or ""),
-      "locked"))
+  if lock_code == "held" then
+    return finish(check.unknown(("another check is still running%s"):format(
+      holder and (" (pid " .. holder .. ")") or ""), "locked"))
   end
   return finish(check.unknown(err, "check-failed"))
 end

@@ -1,0 +1,136 @@
+import FleetCore
+import LuaBridge
+import MosaicSupport
+
+extension Runtime {
+  /// The roster for a verb that addresses one agent by name (send, capture, watch,
+  /// attach): no roster file where mosaic looks by default (`$MOSAIC_ROSTER`, else
+  /// `<config>/fleet/roster.lua`) is an empty roster, so unrostered sessions stay
+  /// addressable, and `missing` makes "no such agent" say how to write one. A roster named
+  /// with `roster` must exist; a broken roster is an error for every verb.
+  func agentRoster(_ path: String?) -> Result<(roster: Roster, missing: Bool), RosterLoadError> {
+    if path == nil, !Files.exists(paths.roster) {
+      return .success((Roster(path: paths.roster, agents: []), true))
+    }
+    return loadRoster(path).map { ($0, false) }
+  }
+
+  /// `agent_resolve` and `agent_unknown`: the one agent resolver (`AgentResolver`) for Lua.
+  func agentResolveFunctions() -> [(String, HostFunction)] {
+    let paths = self.paths
+    return [
+      (
+        "agent_resolve",
+        { [unowned self] call throws(LuaCallError) in
+          // agent_resolve(name, {roster=, socket=, ...}, {other option names})
+          //   -> target | nil, "<name>: <why>", code
+          // The third argument lists the options of the calling verb that are not the
+          // resolver's (checked by the verb's own host function), so a misspelt one is
+          // still "unknown option" here, at the one place options are checked.
+          let name = try call.strictString(1)
+          var known = ["roster", "socket"]
+          if !call.isNoneOrNil(3), case .array(let extra) = try call.json(3) {
+            known += extra.compactMap(\.stringValue)
+          }
+          let o = try call.options(2, known: known)
+          let rosterPath = try optionString(o["roster"], 2, "roster")
+          let socket = try optionString(o["socket"], 2, "socket")
+          let loaded: (roster: Roster, missing: Bool)
+          switch agentRoster(rosterPath) {
+          case .success(let r): loaded = r
+          case .failure(let e): return pushLookupFailure(call, e.message, "roster-invalid")
+          }
+          let resolver = AgentResolver(
+            roster: loaded.roster, rosterMissing: loaded.missing, socket: socket,
+            host: shortHostName())
+          let tmux = TmuxClient(
+            socket: resolver.socket,
+            runner: call.timeLeft.map {
+              DeadlineRunner(SpawnRunner(), deadline: Clock.monotonic() + $0)
+            } ?? SpawnRunner())
+          switch resolver.resolve(name, tmux: tmux) {
+          case .failure(let e):
+            if let message = call.abortMessage { throw .raw(message) }
+            return pushLookupFailure(call, "\(name): \(e.message)", e.code.rawValue)
+          case .success(let target):
+            let lease =
+              HeartbeatStore.isValidAgentName(name)
+              ? LeaseStore(runDir: paths.run).read(agent: name) : nil
+            call.push(targetJSON(target, lease: lease))
+            return 1
+          }
+        }
+      ),
+      (
+        "agent_unknown",
+        { call throws(LuaCallError) in
+          // agent_unknown(name, names, socket, roster_path) -> "<name>: <why>", code
+          // The one "no such agent" message, for verbs that looked `name` up among the
+          // rows of a fleet ps snapshot (`names`) themselves.
+          let name = try call.string(1)
+          let names: [String]
+          switch try call.json(2) {
+          case .array(let items): names = items.compactMap(\.stringValue)
+          case .object(let pairs) where pairs.isEmpty: names = []
+          default: throw .argument(2, "list of names expected")
+          }
+          let resolver = AgentResolver(
+            roster: Roster(path: try call.string(4), agents: []), socket: try call.string(3),
+            host: shortHostName())
+          switch resolver.lookup(name, in: names) {
+          case .success: return 0
+          case .failure(let e):
+            call.push("\(name): \(e.message)")
+            call.push(e.code.rawValue)
+            return 2
+          }
+        }
+      ),
+    ]
+  }
+}
+
+private func pushLookupFailure(_ call: LuaCall, _ message: String, _ code: String) -> Int32 {
+  call.pushNil()
+  call.push(message)
+  call.push(code)
+  return 3
+}
+
+private func optionString(_ v: JSONValue?, _ arg: Int32, _ name: String) throws(LuaCallError)
+  -> String?
+{
+  guard let v else { return nil }
+  guard let s = v.stringValue else { throw .argument(arg, "\(name): string expected") }
+  return s
+}
+
+/// What the agent verbs need to know of a resolved agent, as a Lua table.
+private func targetJSON(_ t: AgentTarget, lease: Lease?) -> JSONValue {
+  let id = t.identity
+  let p = t.pane
+  return .object([
+    ("name", .string(id.name)),
+    ("tenant_id", .string(id.tenant)),
+    ("host", .string(id.host)),
+    ("socket", .string(id.socket)),
+    ("session", .string(id.session)),
+    ("rostered", .bool(id.rostered != nil)),
+    ("runtime", .from(id.rostered?.runtime)),
+    ("heartbeat_interval", .double(id.heartbeatInterval)),
+    (
+      "pane",
+      .object([
+        ("id", .string(p.paneId)),
+        ("state", .string(p.dead ? "dead" : "alive")),
+        ("pid", .from(p.panePid.map { Int($0) })),
+        ("command", .string(p.currentCommand)),
+        ("width", .from(p.width)),
+        ("height", .from(p.height)),
+        ("in_mode", .bool(p.inMode)),
+        ("dead_status", .from(p.deadStatus)),
+      ])
+    ),
+    ("lease", lease?.jsonValue ?? .null),
+  ])
+}
