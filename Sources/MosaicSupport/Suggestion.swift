@@ -4,8 +4,8 @@
 public enum Suggestion {
   /// The candidate closest to `word`, when it is close enough to be a plausible typo:
   /// equal ignoring case and `-`/`_`; else the closest by edit distance (a swap of two
-  /// neighbouring characters counts as one edit) within 1 for words up to 4 characters,
-  /// 2 from 5, 3 from 9; else a candidate ending in `_<word>` (`interval` for
+  /// neighbouring characters counts as one edit) within 1 for words of 3 or 4 characters,
+  /// 2 from 5, 3 from 9 (none for shorter words: every short name is near them); else a candidate ending in `_<word>` (`interval` for
   /// `heartbeat_interval`) for words of 4 characters or more. Ties go to the earlier
   /// candidate.
   public static func closest(to word: String, in candidates: [String]) -> String? {
@@ -31,7 +31,7 @@ public enum Suggestion {
 
   /// Most edits a word of `length` characters may be from a suggestion.
   static func limit(forLength length: Int) -> Int {
-    length >= 9 ? 3 : length >= 5 ? 2 : 1
+    length >= 9 ? 3 : length >= 5 ? 2 : length >= 3 ? 1 : 0
   }
 
   static func normal(_ s: String) -> String {

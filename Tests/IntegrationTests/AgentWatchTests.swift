@@ -361,10 +361,13 @@ final class AgentWatchTests: XCTestCase {
     XCTAssertEqual(lines.first, "50\t200\t50\t\(cursorX)\t48\tfalse\tfalse")
     XCTAssertEqual(lines.dropFirst().first, "true")
     XCTAssertTrue(
-      lines.contains { $0.hasPrefix("nil\tnope: no agent of that name") }, lua.stdoutText)
+      lines.contains {
+        $0.hasPrefix("nil\tnope: no such agent in the roster") && $0.hasSuffix("\tno-such-agent")
+      }, lua.stdoutText)
     XCTAssertTrue(
-      lines.contains { $0.hasPrefix("nil\tnope: no agent of that name") && $0.hasSuffix("\t1") },
-      lua.stdoutText)
+      lines.contains {
+        $0.hasPrefix("nil\tnope: no such agent in the roster") && $0.hasSuffix("\t1\tno-such-agent")
+      }, lua.stdoutText)
     XCTAssertTrue(lines.contains { $0.contains("bad argument #1 to 'capture'") }, lua.stdoutText)
     XCTAssertEqual(rig.intrusions(), [])
   }

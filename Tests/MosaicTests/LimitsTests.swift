@@ -160,9 +160,11 @@ final class LimitsTests: BinaryTestCase {
 
     let refused = try run(["-e", "print(mosaic.lock('nightly'))"])
     XCTAssertEqual(refused.status, 0, refused.stderr)
-    XCTAssertEqual(refused.stdout, "nil\tlock 'nightly' is held by pid \(pid)\n")
+    // The refusal as data: the message, the code and the holder's pid.
+    XCTAssertEqual(refused.stdout, "nil\tlock 'nightly' is held by pid \(pid)\theld\t\(pid)\n")
     let waited = try run(["-e", "print(mosaic.lock('nightly', {wait = 0.3}))"])
-    XCTAssertEqual(waited.stdout, "nil\tlock 'nightly' is held by pid \(pid) (waited 0.3 s)\n")
+    XCTAssertEqual(
+      waited.stdout, "nil\tlock 'nightly' is held by pid \(pid) (waited 0.3 s)\theld\t\(pid)\n")
     XCTAssertGreaterThanOrEqual(waited.elapsed, 0.3)
 
     // kill -9: no clean-up code runs, the kernel drops the lock. The `sleep 30 &` the

@@ -308,12 +308,12 @@ function M.evaluate(snapshot, opts)
     local missing = {}
     for _, name in ipairs(opts.agents) do
       if not found[name] then
-        missing[#missing + 1] = name
+        local _, why = fleet.find(snapshot, name)
+        missing[#missing + 1] = why
       end
     end
     if #missing > 0 then
-      return M.unknown(("no agent named %s in the roster or on socket %s"):format(
-        table.concat(missing, ", "), tostring(snapshot.socket)), "no-such-agent", host)
+      return M.unknown(table.concat(missing, "; "), "no-such-agent", host)
     end
   end
   if perf.agents == 0 and perf.unrostered == 0 then
