@@ -22,17 +22,16 @@ extension Runtime {
       (
         "agent_resolve",
         { [unowned self] call throws(LuaCallError) in
-          // agent_resolve(name, {roster=, socket=, ...}, {other option names})
+          // agent_resolve(name, {roster=, socket=, <the verb's options>}, verb)
           //   -> target | nil, "<name>: <why>", code
-          // The third argument lists the options of the calling verb that are not the
-          // resolver's (checked by the verb's own host function), so a misspelt one is
-          // still "unknown option" here, at the one place options are checked.
+          // `verb` ("capture", "watch", "attach") adds that verb's options, checked here
+          // (`AgentVerbOptions`) before anything is looked up: a bad one is a programming
+          // error whether or not the agent exists.
           let name = try call.strictString(1)
-          var known = ["roster", "socket"]
-          if !call.isNoneOrNil(3), case .array(let extra) = try call.json(3) {
-            known += extra.compactMap(\.stringValue)
-          }
+          let verb = try call.optString(3)
+          let known = ["roster", "socket"] + AgentVerbOptions.names(verb)
           let o = try call.options(2, known: known)
+          try AgentVerbOptions.check(o, arg: 2)
           let rosterPath = try optionString(o["roster"], 2, "roster")
           let socket = try optionString(o["socket"], 2, "socket")
           let loaded: (roster: Roster, missing: Bool)
@@ -87,6 +86,41 @@ extension Runtime {
         }
       ),
     ]
+  }
+}
+
+/// The options of the agent verbs besides the resolver's, checked in one place (here, for
+/// the resolver, and again by the verb's host function when it is called directly).
+enum AgentVerbOptions {
+  static func names(_ verb: String?) -> [String] {
+    switch verb {
+    case "capture": return ["escapes", "history"]
+    case "watch": return ["interval", "once"]
+    case "attach": return ["yes"]
+    default: return []
+    }
+  }
+
+  static func check(_ o: [String: JSONValue], arg: Int32) throws(LuaCallError) {
+    if let v = o["history"] { _ = try history(v, arg: arg) }
+    if let v = o["interval"] { _ = try interval(v, arg: arg) }
+  }
+
+  /// Lines of scrollback: 0 to 1,000,000.
+  static func history(_ v: JSONValue, arg: Int32) throws(LuaCallError) -> Int {
+    guard let i = v.intValue, i >= 0, i <= 1_000_000 else {
+      throw .argument(arg, "history: non-negative integer expected")
+    }
+    return Int(i)
+  }
+
+  /// Seconds between looks, at least `WatchOptions.minimumInterval`, at most an hour.
+  static func interval(_ v: JSONValue, arg: Int32) throws(LuaCallError) -> Double {
+    guard let d = v.doubleValue, d.isFinite, d >= WatchOptions.minimumInterval else {
+      throw .argument(
+        arg, "interval: a number of seconds of at least \(WatchOptions.minimumInterval) expected")
+    }
+    return min(d, 3600)
   }
 }
 

@@ -53,7 +53,7 @@ extension Runtime {
       (
         "lock_acquire",
         { call throws(LuaCallError) in
-          let name = try call.string(1)
+          let name = try call.strictString(1)
           guard isValidLockName(name) else {
             throw .argument(
               1,

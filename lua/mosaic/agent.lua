@@ -40,8 +40,8 @@ end
 -- capture, watch and attach: the resolver's target, with the verb's own options left for
 -- the verb's host function to check (one layer of argument checks: the host's).
 -- A tail call on purpose: forward's error level then lands on the public function's caller.
-local function target(fname, name, opts, keys)
-  return forward(fname, host.agent_resolve, name, opts, keys)
+local function target(fname, name, opts)
+  return forward(fname, host.agent_resolve, name, opts, fname)
 end
 
 local function split_lines(text)
@@ -63,7 +63,7 @@ end
 --   local c = assert(agent.capture("coder-1"))
 --   print(c.lines[c.cursor_y + 1])   -- the line the cursor is on
 function M.capture(name, opts)
-  local t, err, code = target("capture", name, opts, { "escapes", "history" })
+  local t, err, code = target("capture", name, opts)
   if not t then
     return nil, err, code
   end
@@ -89,7 +89,7 @@ end
 -- disappeared. Example:
 --   agent.watch("coder-1", { interval = 1 })
 function M.watch(name, opts)
-  local t, err, code = target("watch", name, opts, { "interval", "once" })
+  local t, err, code = target("watch", name, opts)
   if not t then
     return nil, err, 1, code
   end
@@ -117,7 +117,7 @@ end
 -- Example:
 --   local status, err = agent.attach("coder-1", { yes = true })
 function M.attach(name, opts)
-  local t, err, code = target("attach", name, opts, { "yes" })
+  local t, err, code = target("attach", name, opts)
   if not t then
     return nil, err, 3, code
   end
