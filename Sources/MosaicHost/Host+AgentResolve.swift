@@ -67,12 +67,7 @@ extension Runtime {
           // The one "no such agent" message, for verbs that looked `name` up among the
           // rows of a fleet ps snapshot (`names`) themselves.
           let name = try call.string(1)
-          let names: [String]
-          switch try call.json(2) {
-          case .array(let items): names = items.compactMap(\.stringValue)
-          case .object(let pairs) where pairs.isEmpty: names = []
-          default: throw .argument(2, "list of names expected")
-          }
+          let names = try nameList(call, 2)
           let resolver = AgentResolver(
             roster: Roster(path: try call.string(4), agents: []), socket: try call.string(3),
             host: shortHostName())
@@ -121,6 +116,15 @@ enum AgentVerbOptions {
         arg, "interval: a number of seconds of at least \(WatchOptions.minimumInterval) expected")
     }
     return min(d, 3600)
+  }
+}
+
+/// A Lua list of names (strings; other items are skipped); `{}` is an empty list.
+func nameList(_ call: LuaCall, _ i: Int32) throws(LuaCallError) -> [String] {
+  switch try call.json(i) {
+  case .array(let items): return items.compactMap(\.stringValue)
+  case .object(let pairs) where pairs.isEmpty: return []
+  default: throw .argument(i, "list of names expected")
   }
 }
 

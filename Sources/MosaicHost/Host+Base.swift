@@ -55,12 +55,7 @@ extension Runtime {
         { call throws(LuaCallError) in
           // suggest(word, names) -> the closest name | nil (MosaicSupport's `Suggestion`)
           let word = try call.string(1)
-          let names: [String]
-          switch try call.json(2) {
-          case .array(let items): names = items.compactMap(\.stringValue)
-          case .object(let pairs) where pairs.isEmpty: names = []
-          default: throw .argument(2, "list of names expected")
-          }
+          let names = try nameList(call, 2)
           guard let s = Suggestion.closest(to: word, in: names) else {
             call.pushNil()
             return 1

@@ -101,9 +101,10 @@ function M.wait(opts)
       for k in pairs(known) do
         names[#names + 1] = k
       end
+      table.sort(names)
       local hint = closest(tostring(key), names)
       error(("bad argument #1 to 'wait' (unknown option '%s'%s)"):format(tostring(key),
-        hint and (", did you mean '" .. hint .. "'?") or ""), 2)
+        hint and (" (did you mean '" .. hint .. "'?)") or ""), 2)
     end
   end
   local names = opts.agents or { opts.agent }
