@@ -245,13 +245,16 @@ public struct LuaCall {
     let status = mosaic_pcall(L, lua_gettop(L) - fn, LUA_MULTRET, 0)
     limits.pointee.in_host += 1
     limits.pointee.deadline = outer
-    if status == LUA_OK { return lua_gettop(L) - base }
+    // This limit fired (whether or not code inside caught the error: a `pcall` inside
+    // returns normally, with the abort still pending) and an outer one has not: it ends
+    // here. An outer limit, Ctrl-C or the memory cap go on.
     let outerPassed = outer > 0 && mosaic_monotonic() >= outer
     if limits.pointee.abort_reason == Int32(MOSAIC_ABORT_TIMEOUT.rawValue), !outerPassed {
       lua_settop(L, base)
       mosaic_clear_abort(L)
       return nil
     }
+    if status == LUA_OK { return lua_gettop(L) - base }
     let message = state.errorMessageOnThread(L, at: -1)
     lua_settop(L, base)
     throw .raw(message)
