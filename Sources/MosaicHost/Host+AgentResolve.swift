@@ -61,6 +61,34 @@ extension Runtime {
         }
       ),
       (
+        "agent_of_pane",
+        { [unowned self] call throws(LuaCallError) in
+          // agent_of_pane(pane_id, {roster=, socket=}) -> name | nil, message, code
+          // The agent whose pane this is (hook events: $TMUX_PANE), from the roster and
+          // one `list-panes`. The roster must exist, as for every fleet-wide verb.
+          let pane = try call.strictString(1)
+          let o = try call.options(2, known: ["roster", "socket"])
+          let roster: Roster
+          switch loadRoster(try optionString(o["roster"], 2, "roster")) {
+          case .success(let r): roster = r
+          case .failure(let e): return pushLookupFailure(call, e.message, "roster-invalid")
+          }
+          let resolver = AgentResolver(
+            roster: roster, socket: try optionString(o["socket"], 2, "socket"),
+            host: shortHostName())
+          let listing: Result<TmuxListing, TmuxError> =
+            TmuxArgv.isPaneId(pane)
+            ? TmuxClient(socket: resolver.socket).listPanes(withCommand: false)
+            : .success(TmuxListing(version: nil, panes: []))
+          switch resolver.agent(ofPane: pane, in: listing) {
+          case .success(let name):
+            call.push(name)
+            return 1
+          case .failure(let e): return pushLookupFailure(call, e.message, e.code.rawValue)
+          }
+        }
+      ),
+      (
         "agent_unknown",
         { call throws(LuaCallError) in
           // agent_unknown(name, names, socket, roster_path) -> "<name>: <why>", code

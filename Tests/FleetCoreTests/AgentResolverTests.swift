@@ -156,6 +156,31 @@ final class AgentResolverTests: XCTestCase {
     XCTAssertEqual(runner.argvs.count, 1)
   }
 
+  func testAPaneLeadsBackToItsAgent() {
+    let r = AgentResolver(roster: sample, host: here)
+    let panes = TmuxListing(
+      version: nil,
+      panes: [
+        TmuxPane(session: "rev", paneId: "%1"),
+        TmuxPane(session: "rev", paneId: "%2", paneIndex: 1),
+        TmuxPane(session: "far", paneId: "%3"),
+        TmuxPane(session: "loose", paneId: "%4"),
+      ])
+    XCTAssertEqual(try? r.agent(ofPane: "%1", in: .success(panes)).get(), "reviewer")
+    XCTAssertEqual(try? r.agent(ofPane: "%4", in: .success(panes)).get(), "loose")
+    // Not the agent pane of its session; a remote agent's session; no such pane; no server.
+    for pane in ["%2", "%3", "%9"] {
+      guard case .failure(let e) = r.agent(ofPane: pane, in: .success(panes)) else {
+        return XCTFail("\(pane) attributed")
+      }
+      XCTAssertEqual(e.message, "no agent's pane is \(pane) (socket fleet)")
+    }
+    guard case .failure(let e) = r.agent(ofPane: "%1", in: .failure(.serverAbsent)) else {
+      return XCTFail("attributed without a server")
+    }
+    XCTAssertEqual(e.code, .noSuchAgent)
+  }
+
   func testSnapshotVerbsShareTheMessage() {
     let r = AgentResolver(roster: sample, host: here)
     XCTAssertEqual(try? r.lookup("rev", in: ["coder-1", "rev"]).get(), 1)

@@ -108,7 +108,7 @@ public struct AgentResolver: Sendable {
     guard id.host == host else {
       return .failure(
         AgentLookupError(
-          .remoteHost, "runs on host \(id.host); this reaches only this host's panes"))
+          .remoteHost, "runs on host \(id.host), not on this one (\(host)); run this there"))
     }
     return .success(id)
   }
@@ -145,6 +145,29 @@ public struct AgentResolver: Sendable {
     case .failure(let e): return .failure(e)
     }
     return locate(id, in: tmux.listPanes())
+  }
+
+  /// The reverse: which agent's pane `paneId` is (a hook event knows its pane from
+  /// `$TMUX_PANE`), by the same rule: the roster agent of this host whose session it is the
+  /// agent pane of, else the unrostered session's name.
+  public func agent(ofPane paneId: String, in listing: Result<TmuxListing, TmuxError>)
+    -> Result<String, AgentLookupError>
+  {
+    let notOurs = AgentLookupError(
+      .noSuchAgent, "no agent's pane is \(paneId) (socket \(socket))")
+    guard case .success(let listing) = listing else {
+      if case .failure(let e) = listing, e != .serverAbsent {
+        return .failure(AgentLookupError(.tmuxUnreadable, "tmux socket \(socket): \(e)"))
+      }
+      return .failure(notOurs)
+    }
+    guard let session = listing.panes.first(where: { $0.paneId == paneId })?.session,
+      listing.agentPane(of: session)?.paneId == paneId
+    else { return .failure(notOurs) }
+    if let agent = roster.agent(inSession: session) {
+      return agent.host == host ? .success(agent.name) : .failure(notOurs)
+    }
+    return .success(session)
   }
 
   /// For verbs that already hold the rows of a `fleet ps` snapshot: the row's index for
