@@ -15,7 +15,8 @@ extension Runtime {
     return loadRoster(path).map { ($0, false) }
   }
 
-  /// `agent_resolve` and `agent_unknown`: the one agent resolver (`AgentResolver`) for Lua.
+  /// `agent_resolve`, `agent_of_pane` and `agent_unknown`: the one agent resolver
+  /// (`AgentResolver`) for Lua.
   func agentResolveFunctions() -> [(String, HostFunction)] {
     let paths = self.paths
     return [

@@ -142,7 +142,7 @@ function M.wait(opts)
       for _, name in ipairs(names) do
         local row = by_name[name]
         if not row then
-          missing[#missing + 1] = name
+          missing[#missing + 1] = select(2, M.find(snapshot, name))
         else
           local ok = (opts.health == nil or (row.heartbeat and row.heartbeat.health) == opts.health)
             and (opts.pane == nil or (row.pane and row.pane.state) == opts.pane)
@@ -156,7 +156,7 @@ function M.wait(opts)
       if #missing == 0 and #pending == 0 then
         return by_name
       end
-      last = #missing > 0 and ("no such agent: " .. table.concat(missing, ", ")) or table.concat(pending, "; ")
+      last = #missing > 0 and table.concat(missing, "; ") or table.concat(pending, "; ")
     else
       last = err
     end
