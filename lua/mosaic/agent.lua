@@ -37,8 +37,8 @@ function M.resolve(name, opts)
   return t, message, code
 end
 
--- capture, watch and attach: the resolver's target, with the verb's own options left for
--- the verb's host function to check (one layer of argument checks: the host's).
+-- capture, watch and attach: the resolver's target. The host checks the verb's options
+-- too (`fname` names the verb), before looking anything up: one layer of argument checks.
 -- A tail call on purpose: forward's error level then lands on the public function's caller.
 local function target(fname, name, opts)
   return forward(fname, host.agent_resolve, name, opts, fname)
