@@ -15,9 +15,12 @@ public struct RosterLoadError: Error, CustomStringConvertible {
 }
 
 public enum RosterLoader {
-  public static func load(path: String, host: String = shortHostName()) -> Result<
-    Roster, RosterLoadError
-  > {
+  /// Seconds a roster may take to evaluate, at most.
+  public static let timeLimit = 2.0
+
+  public static func load(
+    path: String, host: String = shortHostName(), timeLimit: Double = RosterLoader.timeLimit
+  ) -> Result<Roster, RosterLoadError> {
     // The first run: no roster yet. Say how to make one rather than "No such file".
     var st = stat()
     if lstat(path, &st) != 0, errno == ENOENT {
@@ -36,7 +39,7 @@ public enum RosterLoader {
     let value: JSONValue
     do {
       let lua = try LuaState(memoryLimit: 64 << 20)
-      lua.setTimeLimit(2)
+      lua.setTimeLimit(max(timeLimit, 0.001))
       try lua.load(MosaicCLI.stripShebang(source), name: "@" + path)
       try lua.call(nargs: 0, nresults: 1, traceback: false)
       guard lua.type(at: -1) == .table else {
@@ -135,8 +138,10 @@ final class PatternMatcher {
 
 extension Runtime {
   /// The roster at `path` (default: `$MOSAIC_ROSTER` or `<config>/fleet/roster.lua`).
-  func loadRoster(_ path: String?) -> Result<Roster, RosterLoadError> {
-    RosterLoader.load(path: path ?? paths.roster)
+  func loadRoster(_ path: String?, timeLimit: Double = RosterLoader.timeLimit) -> Result<
+    Roster, RosterLoadError
+  > {
+    RosterLoader.load(path: path ?? paths.roster, timeLimit: timeLimit)
   }
 
   /// `fleet.ps` options (argument 1) → the snapshot, or nil after pushing
@@ -145,9 +150,12 @@ extension Runtime {
     let o = try call.options(
       1, known: ["roster", "socket", "tenant", "probe", "probe_timeout", "runtimes"])
     let roster: Roster
-    switch loadRoster(try string(o["roster"], 1, "roster")) {
+    // Under a time limit (`mosaic.within`, `run --timeout`) the roster's evaluation too.
+    let rosterLimit = min(RosterLoader.timeLimit, call.timeLeft ?? RosterLoader.timeLimit)
+    switch loadRoster(try string(o["roster"], 1, "roster"), timeLimit: rosterLimit) {
     case .success(let r): roster = r
     case .failure(let error):
+      if let message = call.abortMessage { throw .raw(message) }
       _ = failing(call, error.message, code: "roster-invalid")
       return nil
     }

@@ -43,6 +43,7 @@ public final class Runtime {
     entries += fleetFunctions()
     entries += agentSendFunctions()
     entries += agentWatchFunctions()
+    entries += agentResolveFunctions()
     entries += lockFunctions()
     lua.pushModule(entries)
     lua.pushArrayMetatable()

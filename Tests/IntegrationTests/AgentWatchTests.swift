@@ -361,10 +361,13 @@ final class AgentWatchTests: XCTestCase {
     XCTAssertEqual(lines.first, "50\t200\t50\t\(cursorX)\t48\tfalse\tfalse")
     XCTAssertEqual(lines.dropFirst().first, "true")
     XCTAssertTrue(
-      lines.contains { $0.hasPrefix("nil\tnope: no agent of that name") }, lua.stdoutText)
+      lines.contains {
+        $0.hasPrefix("nil\tnope: no such agent in the roster") && $0.hasSuffix("\tno-such-agent")
+      }, lua.stdoutText)
     XCTAssertTrue(
-      lines.contains { $0.hasPrefix("nil\tnope: no agent of that name") && $0.hasSuffix("\t1") },
-      lua.stdoutText)
+      lines.contains {
+        $0.hasPrefix("nil\tnope: no such agent in the roster") && $0.hasSuffix("\t1\tno-such-agent")
+      }, lua.stdoutText)
     XCTAssertTrue(lines.contains { $0.contains("bad argument #1 to 'capture'") }, lua.stdoutText)
     XCTAssertEqual(rig.intrusions(), [])
   }
@@ -377,11 +380,12 @@ final class AgentWatchTests: XCTestCase {
     XCTAssertEqual(absent.status, 1)
     XCTAssertEqual(
       absent.stderrText,
-      "mosaic: agent watch: wt: no tmux session for it on socket \(rig.agentSocket)\n")
+      "mosaic: agent watch: wt: no session 'wt' on socket \(rig.agentSocket)\n")
     let unknown = try rig.mosaic.run(["agent", "capture", "nope"])
     XCTAssertEqual(unknown.status, 1)
     XCTAssertTrue(
-      unknown.stderrText.hasPrefix("mosaic: agent capture: nope: no agent"), unknown.stderrText)
+      unknown.stderrText.hasPrefix("mosaic: agent capture: nope: no such agent in the roster"),
+      unknown.stderrText)
     let usage = try rig.mosaic.run(["agent", "watch", "wt", "--interval", "0.001"])
     XCTAssertEqual(usage.status, 64)
     // An unrostered session can be watched by its name.

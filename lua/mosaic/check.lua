@@ -52,6 +52,7 @@
 local json = require "mosaic.json"
 local render = require "mosaic.render"
 local rows = require "mosaic.row"
+local fleet = require "mosaic.fleet"
 
 local M = {}
 
@@ -297,12 +298,12 @@ function M.evaluate(snapshot, opts)
     local missing = {}
     for _, name in ipairs(opts.agents) do
       if not found[name] then
-        missing[#missing + 1] = name
+        local _, why = fleet.find(snapshot, name)
+        missing[#missing + 1] = why
       end
     end
     if #missing > 0 then
-      return M.unknown(("no agent named %s in the roster or on socket %s"):format(
-        table.concat(missing, ", "), tostring(snapshot.socket)), "no-such-agent", host)
+      return M.unknown(table.concat(missing, "; "), "no-such-agent", host)
     end
   end
   if perf.agents == 0 and perf.unrostered == 0 then
@@ -415,52 +416,19 @@ function M.text(v)
   return table.concat(lines, "\n") .. "\n"
 end
 
--- The child that takes the snapshot (see M.snapshot). A failure is data on stdout:
--- {"error": {"message": ..., "code": ...}}, exit status 1.
-local PS_CHUNK = [[
-local query = mosaic.json.decode(os.getenv("MOSAIC_CHECK_QUERY") or "{}")
-local text, err, code = fleet.ps_json(query)
-if not text then
-  io.write(mosaic.json.encode({ error = { message = err, code = code } }))
-  os.exit(1)
-end
-io.write(text)
-]]
-
 --- snapshot(query, timeout) -> snapshot | nil, message, code
--- fleet.ps(query), bounded in time: it runs in a child `mosaic` that is killed after
--- `timeout` seconds. A host call cannot be stopped half-way in this process (the tmux
--- query has a 10 s limit of its own, each of the one or two systemctl queries 15 s, the
--- roster 2 s, probes their timeout), so only a child keeps a deadline shorter than that.
--- It costs one process start (a few ms). codes: timeout, roster-invalid (fleet ps's own
--- code), check-failed.
+-- fleet.ps(query), bounded in time in this process (`mosaic.within`): the tmux and
+-- systemctl queries, the roster's evaluation and the probes end by the deadline.
+-- codes: timeout, roster-invalid, check-failed.
 function M.snapshot(query, timeout)
-  local r, err = mosaic.exec({ mosaic.executable(), "-e", PS_CHUNK },
-    { timeout = math.max(timeout, 0.001), env = { MOSAIC_CHECK_QUERY = json.encode(query or {}) } })
-  if not r then
-    return nil, "cannot run fleet ps: " .. tostring(err), "check-failed"
+  local snapshot, err, code = mosaic.within(math.max(timeout, 0.001), fleet.ps, query)
+  if snapshot then
+    return snapshot
   end
-  if r.timed_out then
+  if code == "timeout" then
     return nil, ("fleet ps did not answer within %s s"):format(number(timeout)), "timeout"
   end
-  if r.status ~= 0 then
-    local failed = json.decode(r.stdout)
-    local e = type(failed) == "table" and type(failed.error) == "table" and failed.error or nil
-    if e and type(e.message) == "string" then
-      return nil, e.message, e.code == "roster-invalid" and e.code or "check-failed"
-    end
-    -- The child died before it could say why (a crash): its first line on stderr.
-    local message = (r.stderr:match("^%s*(.-)%s*$") or ""):gsub("\n.*", ""):gsub("^mosaic: ", "")
-    if message == "" then
-      message = ("fleet ps exited with status %d"):format(r.status)
-    end
-    return nil, message, "check-failed"
-  end
-  local snapshot, jerr = json.decode(r.stdout)
-  if type(snapshot) ~= "table" then
-    return nil, "fleet ps: " .. tostring(jerr), "check-failed"
-  end
-  return snapshot
+  return nil, tostring(err), code or "check-failed"
 end
 
 -- FNV-1a, 32 bits: a short stable name for a scope.

@@ -137,18 +137,11 @@ local function only_named(snapshot)
   if #opts.agent == 0 then
     return snapshot
   end
-  local by_name, names = {}, {}
-  for _, a in ipairs(snapshot.agents) do
-    by_name[a.name] = a
-    names[#names + 1] = a.name
-  end
   local picked, seen = {}, {}
   for _, name in ipairs(opts.agent) do
-    local row = by_name[name]
+    local row, err = fleet.find(snapshot, name)
     if not row then
-      local guess = require("mosaic._suggest")(name, names)
-      mosaic.die(("fleet ps: no agent named '%s' in the roster or on socket %s%s"):format(name,
-        tostring(snapshot.socket), guess and (" (did you mean '" .. guess .. "'?)") or ""))
+      mosaic.die("fleet ps: " .. err)
     end
     if not seen[name] then
       seen[name] = true

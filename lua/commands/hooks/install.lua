@@ -41,7 +41,8 @@ for _, row in ipairs(snapshot.agents) do
 end
 local status = 0
 for name in pairs(wanted) do
-  io.stderr:write(("mosaic: hooks install: %s: no such agent\n"):format(name))
+  local _, why = fleet.find(snapshot, name)
+  io.stderr:write(("mosaic: hooks install: %s\n"):format(why))
   status = 1
 end
 
