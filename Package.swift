@@ -35,6 +35,9 @@ let package = Package(
     .testTarget(name: "LuaBridgeTests", dependencies: ["LuaBridge", "MosaicSupport"]),
     .testTarget(name: "FleetCoreTests", dependencies: ["FleetCore", "MosaicSupport"]),
     .testTarget(
+      name: "MosaicHostTests",
+      dependencies: ["MosaicHost", "MosaicSupport", "FleetCore", "LuaBridge"]),
+    .testTarget(
       name: "MosaicTests", dependencies: ["MosaicHost", "MosaicSupport", "FleetCore", "LuaBridge"]),
     .testTarget(
       name: "IntegrationTests", dependencies: ["FleetCore", "MosaicSupport"],
