@@ -53,21 +53,29 @@ enum UserManagerProcess {
   /// The version in the first `libsystemd-shared-<digits>` of a maps file.
   static func systemdVersion(maps: [UInt8]) -> Int? {
     let needle = Array("/libsystemd-shared-".utf8)
-    guard maps.count >= needle.count else { return nil }
-    var i = 0
-    while i + needle.count <= maps.count {
-      if maps[i] == needle[0], Array(maps[i..<(i + needle.count)]) == needle {
+    return maps.withUnsafeBufferPointer { bytes -> Int? in
+      guard bytes.count >= needle.count else { return nil }
+      var i = 0
+      search: while i + needle.count <= bytes.count {
+        // Only a path's start can match: skip to the next '/'.
+        guard bytes[i] == 0x2F else {
+          i += 1
+          continue
+        }
+        for k in 1..<needle.count where bytes[i + k] != needle[k] {
+          i += 1
+          continue search
+        }
         var j = i + needle.count
         var value = 0
-        while j < maps.count, maps[j] >= 0x30, maps[j] <= 0x39, value < 100_000 {
-          value = value * 10 + Int(maps[j] - 0x30)
+        while j < bytes.count, bytes[j] >= 0x30, bytes[j] <= 0x39, value < 100_000 {
+          value = value * 10 + Int(bytes[j] - 0x30)
           j += 1
         }
         return j > i + needle.count ? value : nil
       }
-      i += 1
+      return nil
     }
-    return nil
   }
 
   /// The pid of the process listening on `socketPath`, if it runs as this user.
