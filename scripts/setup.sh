@@ -7,6 +7,7 @@ packages=(
   pkg-config liblua5.4-dev lua5.4 lua-check libedit-dev
   tmux procps hyperfine prometheus prometheus-node-exporter python3 python3-pip unzip curl
   bash-completion zsh fish mandoc man-db python3-jsonschema dpkg-dev binutils
+  openssh-server openssh-client passwd util-linux
 )
 missing=()
 for p in "${packages[@]}"; do

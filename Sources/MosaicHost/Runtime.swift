@@ -44,6 +44,7 @@ public final class Runtime {
     entries += agentSendFunctions()
     entries += agentWatchFunctions()
     entries += lockFunctions()
+    entries += hostsFunctions()  // SPEC 2.12: Host+Hosts.swift
     lua.pushModule(entries)
     lua.pushArrayMetatable()
     lua.setField("array_mt", in: -2)

@@ -65,6 +65,8 @@ M.CODES = {
   ["linger-disabled"] = "WARNING", ["tmux-too-old"] = "WARNING",
   ["tmux-unreadable"] = "UNKNOWN", ["user-manager-unreachable"] = "UNKNOWN",
   ["run-dir-unsafe"] = "UNKNOWN",
+  -- hosts (SPEC 2.8, 2.12): a roster host that cannot be reached hides its agents
+  ["host-unreachable"] = "CRITICAL", ["host-name-mismatch"] = "WARNING",
 }
 
 local UNREADABLE = { ["tmux-unreadable"] = true, ["user-manager-unreachable"] = true, ["run-dir-unsafe"] = true }
@@ -132,7 +134,7 @@ local function judge_agent(row, ctx, out)
   elseif pane.state == "absent" then
     out[#out + 1] = problem("CRITICAL", "pane-absent", row, nil,
       ("pane absent: no tmux session on socket %s"):format(ctx.socket))
-  elseif pane.state == nil and ctx.server_absent then
+  elseif pane.state == nil and ctx.absent_on[row.host] then
     out[#out + 1] = problem("CRITICAL", "pane-absent", row, nil,
       ("pane absent: no tmux server on socket %s"):format(ctx.socket))
   end
@@ -187,7 +189,7 @@ local function count(perf, row, ctx)
   end
   if pane == "dead" then
     perf.dead = perf.dead + 1
-  elseif pane == "absent" or (pane == nil and ctx.server_absent) then
+  elseif pane == "absent" or (pane == nil and ctx.absent_on[row.host]) then
     perf.absent = perf.absent + 1
   end
   local active = row.systemd and row.systemd.active
@@ -264,10 +266,11 @@ function M.evaluate(snapshot, opts)
   local ignore = opts.ignore or {}
   local host = snapshot.host
   local ctx = { socket = snapshot.socket, probed = false, now = render.epoch(snapshot.generated_at),
-    waiting = opts.waiting or 600 }
+    waiting = opts.waiting or 600, absent_on = {} }
   for _, w in ipairs(snapshot.warnings or {}) do
     if w.code == "tmux-server-absent" then
-      ctx.server_absent = true
+      -- hosts (SPEC 2.12): another host's warning names it
+      ctx.absent_on[w.host or host] = true
     elseif w.code == "run-dir-unsafe" then
       ctx.run_dir_unsafe = true
     end
@@ -275,6 +278,16 @@ function M.evaluate(snapshot, opts)
   for _, row in ipairs(snapshot.agents or {}) do
     if row.heartbeat and row.heartbeat.probe_answered ~= nil then
       ctx.probed = true
+    end
+  end
+
+  -- hosts (SPEC 2.12): the rows of a host that answered are judged like this host's own.
+  local observed, unreachable = {}, false
+  for _, h in ipairs(snapshot.hosts or {}) do
+    if h.reachable then
+      observed[h.name] = true
+    else
+      unreachable = true
     end
   end
 
@@ -295,7 +308,7 @@ function M.evaluate(snapshot, opts)
         perf.unrostered = perf.unrostered + 1
         problems[#problems + 1] = problem("WARNING", "unrostered", row, nil,
           ("session '%s' on socket %s is not in the roster"):format(row.name, ctx.socket))
-      elseif row.host ~= host then
+      elseif row.host ~= host and not observed[row.host] then
         perf.remote = perf.remote + 1
       else
         count(perf, row, ctx)
@@ -315,7 +328,7 @@ function M.evaluate(snapshot, opts)
         table.concat(missing, ", "), tostring(snapshot.socket)), "no-such-agent", host)
     end
   end
-  if perf.agents == 0 and perf.unrostered == 0 then
+  if perf.agents == 0 and perf.unrostered == 0 and not unreachable then
     local why = perf.remote > 0 and ("%d agent(s) in scope run on other hosts"):format(perf.remote)
       or (opts.tenant and ("no rostered agent of tenant '%s'"):format(opts.tenant) or "no rostered agent in scope")
     return M.unknown(("nothing to check on %s: %s"):format(host, why), "nothing-to-check", host)
@@ -324,7 +337,7 @@ function M.evaluate(snapshot, opts)
   -- Fleet-level warnings.
   for _, w in ipairs(snapshot.warnings or {}) do
     if w.code ~= "tmux-server-absent" and w.code ~= "remote-agents" then
-      local severity = UNREADABLE[w.code] and "UNKNOWN" or "WARNING"
+      local severity = UNREADABLE[w.code] and "UNKNOWN" or (M.CODES[w.code] == "CRITICAL" and "CRITICAL" or "WARNING")
       problems[#problems + 1] = problem(severity, w.code, nil, host, w.message)
     end
   end
@@ -429,7 +442,7 @@ end
 -- The child that takes the snapshot (see M.snapshot).
 local PS_CHUNK = [[
 local query = mosaic.json.decode(os.getenv("MOSAIC_CHECK_QUERY") or "{}")
-local text, err = fleet.ps_json(query)
+local text, err = require("mosaic.hosts").ps_json(query)
 if not text then
   io.stderr:write(err, "\n")
   os.exit(1)
@@ -480,7 +493,7 @@ end
 -- are refused while checks of different scopes (one per tenant, say) run side by side.
 function M.lock_name(scope)
   local parts = {}
-  for _, k in ipairs({ "roster", "socket", "tenant", "probe" }) do
+  for _, k in ipairs({ "roster", "socket", "tenant", "probe", "host" }) do
     if scope[k] ~= nil and scope[k] ~= false then
       parts[#parts + 1] = k .. "=" .. tostring(scope[k])
     end
