@@ -195,6 +195,15 @@ EOF
   echo "PORT=$port SSH=$user@127.0.0.1 MOSAIC=$h/bin/mosaic OPTIONS=$h/ssh_options"
 }
 
+# A process and all its descendants (sshd's sessions: privileged monitor, user process, shell).
+tree() {
+  local p
+  echo "$1"
+  for p in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+    tree "$p"
+  done
+}
+
 sshd_pid() {
   local h="$1/$2"
   [ -s "$h/sshd.pid" ] && cat "$h/sshd.pid"
@@ -241,8 +250,9 @@ case "${1:-}" in
         pkill -KILL -P "$pid" 2>/dev/null || true
         kill -KILL "$pid"
         ;;
-      freeze-sshd) kill -STOP "$pid" ;;
-      thaw-sshd) kill -CONT "$pid" ;;
+      # Every process of the tree: a shared connection already open hangs as well.
+      freeze-sshd) kill -STOP $(tree "$pid") ;;
+      thaw-sshd) kill -CONT $(tree "$pid") ;;
     esac
     ;;
   cleanup)

@@ -24,6 +24,8 @@ parser:option("--watch", "Redraw every S seconds until interrupted.")
   :args("?"):argname("S"):convert(cli.positive("--watch"))
 parser:option("--tenant", "Only agents of this tenant.")
 parser:option("--host", "Only agents of this host (this machine or a roster host; others are not asked).")
+parser:option("--host-timeout", "Seconds each other host may take to answer (default 10).")
+  :argname("S"):convert(cli.positive("--host-timeout"))
 parser:option("--roster", "Roster file (default $MOSAIC_ROSTER or <config>/fleet/roster.lua).")
 parser:option("--socket", "tmux socket name (default: the roster's, else mosaic-factory).")
 parser:flag("--no-color", "No colour, even on a terminal.")
@@ -46,6 +48,7 @@ local query = {
   probe = opts.probe,
   probe_timeout = opts.probe_timeout,
   host = opts.host,
+  host_timeout = opts.host_timeout,
 }
 -- hosts (SPEC 2.12): the roster's other hosts are asked over ssh (lua/mosaic/hosts.lua)
 local hosts = require "mosaic.hosts"
