@@ -18,7 +18,9 @@ private func argvList(_ value: JSONValue, _ what: String) throws(LuaCallError) -
   }
   var argv: [String] = []
   for (n, item) in items.enumerated() {
-    guard case .string(let s) = item else { throw .argument(1, "\(what): list of strings expected") }
+    guard case .string(let s) = item else {
+      throw .argument(1, "\(what): list of strings expected")
+    }
     guard !s.utf8.contains(0) else { throw .argument(1, "\(what)[\(n + 1)] contains a NUL byte") }
     argv.append(s)
   }

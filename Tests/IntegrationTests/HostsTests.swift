@@ -45,16 +45,21 @@ final class HostsTests: XCTestCase {
     let dir = try Harness.makeTempDir("hosts")
     let host = Harness.uniqueName("h")
     let up = try SpawnRunner().run(
-      CommandRequest([Self.script, "up", dir, host, Harness.mosaicBinary, "ra", "rb"], timeout: 120))
-    guard up.status == 0, let optionsPath = up.stdoutText.split(separator: " ")
-      .first(where: { $0.hasPrefix("OPTIONS=") })?.dropFirst("OPTIONS=".count)
+      CommandRequest(
+        [Self.script, "up", dir, host, Harness.mosaicBinary, "ra", "rb"], timeout: 120))
+    guard up.status == 0,
+      let optionsPath = up.stdoutText.split(separator: " ")
+        .first(where: { $0.hasPrefix("OPTIONS=") })?.dropFirst("OPTIONS=".count)
     else {
       _ = try? SpawnRunner().run(CommandRequest([Self.script, "cleanup", dir], timeout: 60))
       XCTFail("second-host.sh up failed: \(up.stdoutText) \(up.stderrText)", file: file, line: line)
       throw HarnessError.noUserManager
     }
-    let options = try String(contentsOfFile: String(optionsPath.trimmingCharacters(in: .whitespacesAndNewlines)), encoding: .utf8)
-      .split(separator: "\n").map(String.init)
+    let options = try String(
+      contentsOfFile: String(optionsPath.trimmingCharacters(in: .whitespacesAndNewlines)),
+      encoding: .utf8
+    )
+    .split(separator: "\n").map(String.init)
     let home = dir + "/local"
     try FileManager.default.createDirectory(
       atPath: home + "/fleet", withIntermediateDirectories: true,
@@ -83,7 +88,8 @@ final class HostsTests: XCTestCase {
     return f
   }
 
-  func ps(_ f: Fleet, _ extra: [String] = []) throws -> (CommandResult, [String: JSONValue], Double) {
+  func ps(_ f: Fleet, _ extra: [String] = []) throws -> (CommandResult, [String: JSONValue], Double)
+  {
     let start = Clock.monotonic()
     let r = try f.mosaic.run(["fleet", "ps", "--json"] + extra, timeout: 60)
     let elapsed = Clock.monotonic() - start
@@ -98,7 +104,8 @@ final class HostsTests: XCTestCase {
     guard case .array(let items)? = doc["agents"] else { return [:] }
     var out: [String: [String: JSONValue]] = [:]
     for item in items {
-      if case .object(let p) = item, case .string(let name)? = p.first(where: { $0.0 == "name" })?.1 {
+      if case .object(let p) = item, case .string(let name)? = p.first(where: { $0.0 == "name" })?.1
+      {
         out[name] = Dictionary(p, uniquingKeysWith: { a, _ in a })
       }
     }
@@ -123,7 +130,9 @@ final class HostsTests: XCTestCase {
 
   func warningCodes(_ doc: [String: JSONValue]) -> [String] {
     guard case .array(let items)? = doc["warnings"] else { return [] }
-    return items.compactMap { if case .string(let c)? = field($0, "code") { return c } else { return nil } }
+    return items.compactMap {
+      if case .string(let c)? = field($0, "code") { return c } else { return nil }
+    }
   }
 
   /// Waits until both remote stubs show healthy heartbeats (they start with the host).
@@ -227,7 +236,8 @@ final class HostsTests: XCTestCase {
     XCTAssertTrue(
       capture.stdoutText.contains("ok: \(text.utf8.count) bytes"), capture.stdoutText)
     for c in [c1, c2, c3] {
-      XCTAssertFalse(FileManager.default.fileExists(atPath: c), "\(c) exists: something ran the text")
+      XCTAssertFalse(
+        FileManager.default.fileExists(atPath: c), "\(c) exists: something ran the text")
     }
     // The local agent is not routed anywhere: it is refused here (no tmux server).
     let here = try f.mosaic.run(["agent", "send", "l1", "hello"])
@@ -284,7 +294,9 @@ final class HostsTests: XCTestCase {
       // Null cells: every plane's value unknown, the heartbeat "unknown" (SPEC 2.4).
       let row = try XCTUnwrap(rs[name], "\(doc)")
       XCTAssertEqual(row["host"], .string(f.host))
-      for (plane, key) in [("pane", "state"), ("pane", "pid"), ("systemd", "active"), ("heartbeat", "age_s")] {
+      for (plane, key) in [
+        ("pane", "state"), ("pane", "pid"), ("systemd", "active"), ("heartbeat", "age_s"),
+      ] {
         XCTAssertEqual(field(row[plane], key), .null, "\(plane).\(key): \(row)")
       }
       XCTAssertEqual(row["process"], .null, "\(row)")
@@ -304,7 +316,8 @@ final class HostsTests: XCTestCase {
     // An agent verb to the unreachable host fails with one line, nothing sent.
     let send = try f.mosaic.run(["agent", "send", "ra", "hello"])
     XCTAssertEqual(send.status, 3, send.stderrText)
-    XCTAssertTrue(send.stderrText.hasPrefix("mosaic: agent send: ra: host \(f.host)"), send.stderrText)
+    XCTAssertTrue(
+      send.stderrText.hasPrefix("mosaic: agent send: ra: host \(f.host)"), send.stderrText)
     XCTAssertEqual(send.stderrText.split(separator: "\n").count, 1, send.stderrText)
   }
 

@@ -58,21 +58,23 @@ end
 
 M.hex, M.unhex = hex, unhex
 
---- control_path() -> the ControlPath for ssh, or nil when the socket path would be too long
--- (a Unix socket path has at most 107 bytes; %C is 40 hex digits).
-function M.control_path()
-  local dir = mosaic.paths().run .. "/ssh"
+--- control_path([run]) -> the ControlPath for ssh (under <run>/ssh, a private directory), or
+-- nil when the socket path would be too long (a Unix socket path has at most 107 bytes; %C
+-- is 40 hex digits): then every call makes a connection of its own.
+function M.control_path(run)
+  run = run or mosaic.paths().run
+  local dir = run .. "/ssh"
   if #dir + 1 + 40 > 104 then
     return nil
   end
-  local ok = host.mkdir_private(mosaic.paths().run) and host.mkdir_private(dir)
+  local ok = host.mkdir_private(run) and host.mkdir_private(dir)
   if not ok then
     return nil
   end
   return dir .. "/%C"
 end
 
---- ssh_argv(h, argv [, {tty=, connect_timeout=}]) -> the ssh command line that runs `argv`
+--- ssh_argv(h, argv [, {tty=, connect_timeout=, run=}]) -> the ssh command line that runs `argv`
 -- (a mosaic command, e.g. {"fleet", "ps", "--json"}) with the mosaic of roster host `h`.
 function M.ssh_argv(h, argv, opts)
   opts = opts or {}
@@ -82,7 +84,7 @@ function M.ssh_argv(h, argv, opts)
     cmd[#cmd + 1] = "-o"
     cmd[#cmd + 1] = o
   end
-  local control = M.control_path()
+  local control = M.control_path(opts.run)
   local fixed = {
     "BatchMode=yes",
     "ConnectTimeout=" .. math.max(1, math.ceil(opts.connect_timeout or M.CONNECT_TIMEOUT)),
@@ -391,9 +393,10 @@ function M.merge(snapshot, answers, timeout, here)
       warnings[#warnings + 1] = w
     end
   end
+  -- Rows by host and name: a host's answer replaces the rows this listing has for its agents.
   local index = {}
   for i, row in ipairs(snapshot.agents) do
-    index[row.name] = i
+    index[tostring(row.host) .. "\0" .. row.name] = i
   end
   for _, a in ipairs(answers) do
     local h = a.host
@@ -418,12 +421,13 @@ function M.merge(snapshot, answers, timeout, here)
         -- Only what the host reads itself: its own agents and its unrostered sessions.
         if row.host == remote.host then
           row.host = h.name
-          local i = index[row.name]
-          if i and snapshot.agents[i].host == h.name then
+          local key = h.name .. "\0" .. row.name
+          local i = index[key]
+          if i then
             snapshot.agents[i] = row
-          elseif not i then
+          else
             snapshot.agents[#snapshot.agents + 1] = row
-            index[row.name] = #snapshot.agents
+            index[key] = #snapshot.agents
           end
         end
       end
