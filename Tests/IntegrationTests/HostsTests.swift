@@ -20,6 +20,28 @@ final class HostsTests: XCTestCase {
     var home: String
   }
 
+  /// Validates `document` against docs/schemas/<schema>.json with python3-jsonschema.
+  static func validate(_ document: String, _ schema: String) throws -> CommandResult {
+    let dir = try Harness.makeTempDir("schema")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try document.write(toFile: dir + "/doc.json", atomically: true, encoding: .utf8)
+    let script = """
+      import json, sys, jsonschema
+      schema = json.load(open(sys.argv[1]))
+      errors = list(jsonschema.Draft202012Validator(schema).iter_errors(json.load(open(sys.argv[2]))))
+      for e in errors:
+          print("/".join(map(str, e.absolute_path)) + ": " + e.message)
+      sys.exit(1 if errors else 0)
+      """
+    return try SpawnRunner().run(
+      CommandRequest(
+        [
+          "/usr/bin/python3", "-c", script, Harness.repoRoot + "/docs/schemas/\(schema).json",
+          dir + "/doc.json",
+        ],
+        timeout: 60))
+  }
+
   private var fleets: [Fleet] = []
   private var canaries: [String] = []
 
@@ -197,6 +219,10 @@ final class HostsTests: XCTestCase {
       }
       XCTAssertTrue(argv.contains(.string("stub")), "\(argv)")
     }
+    // The merged document, and the one with an unreachable host below, follow the schema.
+    let json = try f.mosaic.run(["fleet", "ps", "--json"])
+    let valid = try Self.validate(json.stdoutText, "mosaic.fleet.ps.v1")
+    XCTAssertEqual(valid.status, 0, valid.stdoutText + valid.stderrText)
     // The table and -o name carry the same rows.
     let table = try f.mosaic.run(["fleet", "ps", "--no-headers"])
     XCTAssertEqual(table.status, 0, table.stderrText)
@@ -302,6 +328,8 @@ final class HostsTests: XCTestCase {
       XCTAssertEqual(row["process"], .null, "\(row)")
       XCTAssertEqual(field(row["heartbeat"], "health"), .string("unknown"), "\(row)")
     }
+    let valid = try Self.validate(r.stdoutText, "mosaic.fleet.ps.v1")
+    XCTAssertEqual(valid.status, 0, valid.stdoutText + valid.stderrText)
     let table = try f.mosaic.run(["fleet", "ps"])
     XCTAssertEqual(table.status, 0)
     XCTAssertTrue(table.stderrText.contains("host \(f.host)"), table.stderrText)

@@ -37,9 +37,14 @@
 --             user manager is unreachable (CRITICAL outranks UNKNOWN). While the run
 --             directory is unreadable, the per-agent heartbeat-unknown lines are left out
 --             (the fleet-level line says why once).
---   (none)    remote-agents: agents rostered on other hosts are not judged here (their
---             planes are only readable there; run the check on each host). They are
---             counted in the perfdata as `remote`.
+--   (none)    remote-agents: agents rostered on other hosts the roster cannot reach are
+--             not judged here (their planes are only readable there; run the check on each
+--             host). They are counted in the perfdata as `remote`.
+--   CRITICAL  host-unreachable (SPEC 2.8, 2.12): a roster host did not answer its `fleet ps`
+--             over ssh; its agents cannot be seen (counted as `remote`). The agents of the
+--             hosts that answered are judged by the rules above, like this host's own; a
+--             warning another host reported carries its `host`.
+--   WARNING   host-name-mismatch: a roster host calls itself by another name.
 -- The check itself could not run (verdict UNKNOWN, one problem, empty perfdata): bad
 -- roster (roster-invalid), fleet ps failed (check-failed), time limit (timeout), another
 -- check of the same scope still running (locked), bad arguments (usage), an --agent that

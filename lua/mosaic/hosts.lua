@@ -216,11 +216,13 @@ local function judge(h, r, timeout)
   return nil, snapshot
 end
 
---- fan_out(hosts, argv, timeout) -> { {host=h, result=r}, ... } for each host, in order.
-function M.fan_out(hosts, argv, timeout)
+--- fan_out(hosts, argv, timeout [, run]) -> { {host=h, result=r}, ... } for each host, in
+-- order: `argv` run by each host's mosaic, all at once (`run`: the run dir for the shared
+-- connections, default <run>).
+function M.fan_out(hosts, argv, timeout, run)
   local requests = {}
   for i, h in ipairs(hosts) do
-    requests[i] = { argv = M.ssh_argv(h, argv, { connect_timeout = math.min(M.CONNECT_TIMEOUT, timeout) }),
+    requests[i] = { argv = M.ssh_argv(h, argv, { connect_timeout = math.min(M.CONNECT_TIMEOUT, timeout), run = run }),
       timeout = timeout }
   end
   if #requests == 0 then

@@ -138,6 +138,38 @@ local ok, err = pcall(function()
       end
     end
   end
+  -- The fan-out alone, in this process (no local fleet ps to blur it): one host, three at
+  -- once, and the same three one after another.
+  local run_dir = home .. "/fleet/run"
+  local ps_argv = { "fleet", "ps", "--json" }
+  local function fan_ms(list)
+    local t0 = mosaic.monotonic()
+    for _, a in ipairs(hosts.fan_out(list, ps_argv, 60, run_dir)) do
+      assert(a.result.status == 0, "fan-out: " .. tostring(a.result.stderr or a.result.error))
+    end
+    return (mosaic.monotonic() - t0) * 1000
+  end
+  local fan_variants = {
+    { name = "fan-out 1", fn = function() return fan_ms({ roster_hosts[1] }) end },
+    { name = "fan-out 3", fn = function() return fan_ms(roster_hosts) end },
+    { name = "3 in a row", fn = function()
+      local t = 0
+      for _, h in ipairs(roster_hosts) do
+        t = t + fan_ms({ h })
+      end
+      return t
+    end },
+  }
+  for _, v in ipairs(fan_variants) do
+    v.fn()
+    v.times = {}
+  end
+  for _ = 1, opts.runs do
+    for _, v in ipairs(fan_variants) do
+      v.times[#v.times + 1] = v.fn()
+    end
+  end
+
   local m = {}
   print(("fleet ps --json, %d local agents, %d per remote host, %d runs each (median ms):"):format(opts.agents,
     opts.agents, opts.runs))
@@ -154,6 +186,14 @@ local ok, err = pcall(function()
     (m.one - m["local"]) / m["round trip"]))
   print(("  three / (local + 3 round trips)  %6.2f   (below 1: not their sum)"):format(
     m.three / (m["local"] + 3 * m["round trip"])))
+  print("the fan-out alone (remote fleet ps over ssh, in this process, median ms):")
+  for _, v in ipairs(fan_variants) do
+    m[v.name] = median(v.times)
+    print(("  %-11s %8.1f"):format(v.name, m[v.name]))
+  end
+  print(("  fan-out 3 / fan-out 1            %6.2f   (1 = in parallel; the 3 hosts share this machine's CPUs)"):format(
+    m["fan-out 3"] / m["fan-out 1"]))
+  print(("  3 in a row / fan-out 3           %6.2f"):format(m["3 in a row"] / m["fan-out 3"]))
 
   -- The model: 50 hosts x 200 agents, from measured parts.
   print("\nmodel: 50 hosts x 200 agents")
