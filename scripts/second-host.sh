@@ -17,7 +17,7 @@
 #       Stops sshd (connections refused), or SIGSTOPs / SIGCONTs it (accepts TCP, answers
 #       nothing).
 #   second-host.sh cleanup DIR
-#       down for every host in DIR, then removes DIR.
+#       down for every host in DIR, removes DIR, and stops the user's manager.
 set -euo pipefail
 
 me=second-host.sh
@@ -262,6 +262,11 @@ case "${1:-}" in
         [ -f "$h/sshd_config" ] && down "$2" "$(basename "$h")"
       done
       rm -rf "$2"
+    fi
+    # And the user's manager (the next `up` starts it again).
+    if id "$user" >/dev/null 2>&1; then
+      runuser -u "$user" -- env XDG_RUNTIME_DIR="/run/user/$(remote_uid)" timeout 10 systemctl --user exit \
+        >/dev/null 2>&1 || true
     fi
     ;;
   *) fail "usage: $me up|down|stop-sshd|freeze-sshd|thaw-sshd|cleanup ..." ;;

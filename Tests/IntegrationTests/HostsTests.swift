@@ -261,6 +261,15 @@ final class HostsTests: XCTestCase {
     XCTAssertTrue(capture.stdoutText.contains("\n" + lines[1] + "\n"), capture.stdoutText)
     XCTAssertTrue(
       capture.stdoutText.contains("ok: \(text.utf8.count) bytes"), capture.stdoutText)
+    // watch --once (not on a terminal: plain text, through ssh -T) shows the same screen.
+    let watch = try f.mosaic.run(["agent", "watch", "ra", "--once"])
+    XCTAssertEqual(watch.status, 0, watch.stderrText)
+    XCTAssertTrue(watch.stdoutText.contains(lines[1]), watch.stdoutText)
+    XCTAssertTrue(watch.stdoutText.contains("ok: \(text.utf8.count) bytes"), watch.stdoutText)
+    // capture --json comes back as the remote wrote it.
+    let json = try f.mosaic.run(["agent", "capture", "ra", "--json"])
+    XCTAssertEqual(json.status, 0, json.stderrText)
+    XCTAssertTrue(json.stdoutText.contains("\"mosaic.agent.capture/v1\""), json.stdoutText)
     for c in [c1, c2, c3] {
       XCTAssertFalse(
         FileManager.default.fileExists(atPath: c), "\(c) exists: something ran the text")
@@ -272,6 +281,44 @@ final class HostsTests: XCTestCase {
     let wrong = try f.mosaic.run(["agent", "capture", "ra", "--host", shortHostName()])
     XCTAssertEqual(wrong.status, 1)
     XCTAssertTrue(wrong.stderrText.contains("lives on host \(f.host)"), wrong.stderrText)
+  }
+
+  func testAttachToARemoteAgentRunsThereOnThisTerminal() throws {
+    let f = try makeFleet()
+    _ = try waitHealthy(f)
+    // This "terminal" is a pane of a tmux server of the test's own.
+    let socket = Harness.uniqueName("hatt")
+    defer {
+      _ = try? SpawnRunner().run(
+        CommandRequest(["tmux", "-L", socket, "kill-server"], timeout: 10))
+    }
+    try sh([
+      "tmux", "-L", socket, "new-session", "-d", "-x", "100", "-y", "30", "-e",
+      "MOSAIC_HOME=\(f.home)", "-e", "NO_COLOR=1",
+      "\(Harness.mosaicBinary) agent attach ra --yes; echo attach-exit=$?; sleep 60",
+    ])
+    func screen() throws -> String { try sh(["tmux", "-L", socket, "capture-pane", "-p"]) }
+    func lease() throws -> JSONValue? { field(rows(try ps(f).1)["ra"]?["lease"], "holder") }
+    var holder: JSONValue? = nil
+    for _ in 0..<60 where holder == nil || holder == .null {
+      Thread.sleep(forTimeInterval: 0.25)
+      holder = try lease()
+    }
+    let shown = try screen()
+    XCTAssertNotNil(holder, shown)
+    XCTAssertNotEqual(holder, .null, shown)
+    // The remote tmux client shows the agent's prompt here.
+    XCTAssertTrue(shown.contains("stub>"), shown)
+    try sh(["tmux", "-L", socket, "send-keys", "C-b", "d"])
+    var text = ""
+    for _ in 0..<40 {
+      text = try screen()
+      if text.contains("attach-exit=") { break }
+      Thread.sleep(forTimeInterval: 0.25)
+    }
+    XCTAssertTrue(text.contains("attach-exit=0"), text)
+    XCTAssertTrue(text.contains("lease released"), text)
+    XCTAssertEqual(field(rows(try ps(f).1)["ra"]?["lease"], "holder"), nil)
   }
 
   func testHostNarrowsFleetPSAndCheck() throws {
