@@ -7,7 +7,7 @@ import MosaicSupport
 /// and attach). The routing itself is Lua: `lua/mosaic/hosts.lua`.
 extension Runtime {
   func hostsFunctions() -> [(String, HostFunction)] {
-    [("exec_many", execMany), ("exec_terminal", execTerminal)]
+    [("exec_many", execMany), ("exec_terminal", execTerminal), ("hosts_merge", hostsMerge)]
   }
 }
 
@@ -101,5 +101,45 @@ private func execTerminal(_ call: LuaCall) throws(LuaCallError) -> Int32 {
   let (status, message) = ForegroundCommand.run(argv)
   if status == 1, let message, message.hasPrefix("cannot ") { return call.fail(message) }
   call.push(Int64(status))
+  return 1
+}
+
+/// hosts_merge(local_json, answers, here [, pretty]) -> merged JSON text | nil, message
+/// `answers`: a list of {name=, ssh=, error=, stdout=} (error nil when the host answered).
+/// The join of `fleet ps` across hosts (`HostsMerge`), in Swift: no Lua tables are built.
+private func hostsMerge(_ call: LuaCall) throws(LuaCallError) -> Int32 {
+  let localText = try call.bytes(1)
+  guard case .array(let items) = try call.json(2, strictUTF8: false) else {
+    throw .argument(2, "list of {name=, ssh=, error=, stdout=} tables expected")
+  }
+  let here = try call.string(3)
+  let pretty = call.boolean(4)
+  var answers: [HostAnswer] = []
+  for (n, item) in items.enumerated() {
+    guard case .string(let name)? = item["name"], case .string(let ssh)? = item["ssh"] else {
+      throw .argument(2, "item \(n + 1): name and ssh (strings) expected")
+    }
+    var error: String? = nil
+    switch item["error"] {
+    case .string(let e)?: error = e
+    case nil, .null?: break
+    default: throw .argument(2, "item \(n + 1).error: string or nil expected")
+    }
+    var stdout: [UInt8] = []
+    switch item["stdout"] {
+    case .string(let s)?: stdout = Array(s.utf8)
+    case nil, .null?: break
+    default: throw .argument(2, "item \(n + 1).stdout: string expected")
+    }
+    answers.append(HostAnswer(name: name, ssh: ssh, error: error, stdout: stdout))
+  }
+  let local: JSONValue
+  do throws(JSONCodec.DecodeError) {
+    local = try JSONCodec.decode(localText)
+  } catch {
+    return call.fail("invalid local snapshot: \(error.description)")
+  }
+  let merged = HostsMerge.merge(local: local, answers: answers, here: here)
+  call.push(JSONCodec.encode(merged, indent: pretty ? 2 : 0))
   return 1
 }

@@ -192,8 +192,8 @@ local function first_line(s)
   return (line:gsub("^mosaic: ", ""))
 end
 
--- What went wrong with one host's answer, or nil and the decoded snapshot.
-local function judge(h, r, timeout)
+-- What went wrong with one host's call (nil when it answered; HostsMerge checks the answer).
+local function transport_error(h, r, timeout)
   if r.error ~= nil and r.error ~= json.null then
     return tostring(r.error)
   end
@@ -209,11 +209,7 @@ local function judge(h, r, timeout)
     return ("%s on %s exited with status %d%s"):format(h.mosaic or "mosaic", h.ssh, r.status,
       why ~= "" and (": " .. why) or "")
   end
-  local snapshot, err = json.decode(r.stdout)
-  if type(snapshot) ~= "table" or type(snapshot.agents) ~= "table" then
-    return "not a fleet ps answer: " .. tostring(err or "no agents")
-  end
-  return nil, snapshot
+  return nil
 end
 
 --- fan_out(hosts, argv, timeout [, run]) -> { {host=h, result=r}, ... } for each host, in
@@ -236,41 +232,6 @@ function M.fan_out(hosts, argv, timeout, run)
   return out
 end
 
--- A JSON object with its keys in this order (a nil value encodes as null).
-local function ordered(t, keys)
-  return setmetatable(t, { __name = "json.object", __jsonkeys = keys })
-end
-
-local function warning(code, message, from)
-  if from then
-    return ordered({ code = code, message = message, host = from }, { "code", "message", "host" })
-  end
-  return ordered({ code = code, message = message }, { "code", "message" })
-end
-
-local function host_entry(name, reachable, err, generated_at)
-  return ordered({ name = name, reachable = reachable, error = err, generated_at = generated_at },
-    { "name", "reachable", "error", "generated_at" })
-end
-
--- Lists `hosts` before `agents` in the snapshot's JSON.
-local function place_hosts(snapshot)
-  local mt = getmetatable(snapshot)
-  if not (mt and type(mt.__jsonkeys) == "table") then
-    return
-  end
-  local keys = {}
-  for _, k in ipairs(mt.__jsonkeys) do
-    if k == "agents" then
-      keys[#keys + 1] = "hosts"
-    end
-    if k ~= "hosts" then
-      keys[#keys + 1] = k
-    end
-  end
-  mt.__jsonkeys = keys
-end
-
 -- The query without the keys this module reads (fleet.ps refuses unknown options).
 local function split_query(query)
   local q, own = {}, {}
@@ -284,18 +245,14 @@ local function split_query(query)
   return q, own
 end
 
---- ps(query) -> snapshot | nil, message
--- fleet.ps(query) joined with the `fleet ps --json` of every other roster host, asked at
--- the same time over ssh. Extra query fields: `host` (only that host's agents; a remote
--- host alone is asked) and `host_timeout` (seconds per host, default M.TIMEOUT). The
--- snapshot gains `hosts` (this machine first); an unreachable host adds the warning
--- `host-unreachable` and its rostered agents keep null cells. Without other hosts (or
--- while serving another host) it is fleet.ps(query) unchanged.
-function M.ps(query)
+-- What ps and ps_json need: the query for fleet.ps, --host, the per-host timeout, the
+-- other hosts and those to ask, this machine's name.
+local function plan(query)
   local q, own = split_query(query)
   local roster = not M.serving and fleet.roster(q.roster)
-  local _, others, here = {}, {}, mosaic.hostname()
+  local here, others = mosaic.hostname(), {}
   if roster then
+    local _
     _, others, here = roster_hosts(roster)
     if own.host then
       local ok, err = M.check_host(roster, own.host)
@@ -304,51 +261,91 @@ function M.ps(query)
       end
     end
   end
-  if #others == 0 then
-    local snapshot, err = fleet.ps(q)
-    if snapshot and own.host then
-      M.only_host(snapshot, own.host)
-    end
-    return snapshot, err
-  end
   local targets = {}
   for _, h in ipairs(others) do
     if own.host == nil or own.host == h.name then
       targets[#targets + 1] = h
     end
   end
-  local timeout = own.host_timeout or M.TIMEOUT
-  local remote_argv = { "fleet", "ps", "--json" }
+  return { q = q, host = own.host, timeout = own.host_timeout or M.TIMEOUT, others = others, targets = targets,
+    here = here }
+end
+
+local function remote_argv(q)
+  local argv = { "fleet", "ps", "--json" }
   if q.tenant then
-    table.move({ "--tenant", q.tenant }, 1, 2, #remote_argv + 1, remote_argv)
+    table.move({ "--tenant", q.tenant }, 1, 2, #argv + 1, argv)
   end
   if q.probe then
-    remote_argv[#remote_argv + 1] = "--probe"
+    argv[#argv + 1] = "--probe"
     if q.probe_timeout then
-      table.move({ "--probe-timeout", tostring(q.probe_timeout) }, 1, 2, #remote_argv + 1, remote_argv)
+      table.move({ "--probe-timeout", tostring(q.probe_timeout) }, 1, 2, #argv + 1, argv)
     end
   end
-  local answers = M.fan_out(targets, remote_argv, timeout)
-  local snapshot, err = fleet.ps(q)
-  if not snapshot then
+  return argv
+end
+
+--- merge_json(local_json, answers, here [, pretty]) -> merged JSON text | nil, message
+-- The join itself (Swift, FleetCore HostsMerge): `answers` is a list of
+-- {name=, ssh=, error=, stdout=}, `error` nil when the host answered.
+M.merge_json = host.hosts_merge
+
+-- The merged JSON text: every target asked at once, then this host's own fleet ps.
+local function merged(p, pretty)
+  local answers = M.fan_out(p.targets, remote_argv(p.q), p.timeout)
+  local text, err = fleet.ps_json(p.q)
+  if not text then
     return nil, err
   end
-  M.merge(snapshot, answers, timeout, here)
-  if own.host then
-    M.only_host(snapshot, own.host)
+  local list = {}
+  for i, a in ipairs(answers) do
+    list[i] = { name = a.host.name, ssh = a.host.ssh, error = transport_error(a.host, a.result, p.timeout),
+      stdout = a.result.stdout }
   end
-  return snapshot
+  return M.merge_json(text, list, p.here, pretty)
+end
+
+--- ps(query) -> snapshot | nil, message
+-- fleet.ps(query) joined with the `fleet ps --json` of every other roster host, asked at
+-- the same time over ssh. Extra query fields: `host` (only that host's agents; only that
+-- host is asked) and `host_timeout` (seconds per host, default M.TIMEOUT). The snapshot
+-- gains `hosts` (this machine first); an unreachable host adds the warning
+-- `host-unreachable` and its rostered agents keep null cells. Without other hosts (or
+-- while serving another host) it is fleet.ps(query) unchanged.
+function M.ps(query)
+  local p, err = plan(query)
+  if not p then
+    return nil, err
+  end
+  local snapshot
+  if #p.others == 0 then
+    snapshot, err = fleet.ps(p.q)
+  else
+    local text
+    text, err = merged(p)
+    snapshot = text and json.decode(text)
+  end
+  if snapshot and p.host then
+    M.only_host(snapshot, p.host)
+  end
+  return snapshot, err
 end
 
 --- ps_json(query [, pretty]) -> the JSON text of ps(query) | nil, message
--- Without other hosts, fleet.ps_json's fast path.
+-- No Lua tables are built (fleet.ps_json's fast path, the join in Swift), except with `host`.
 function M.ps_json(query, pretty)
-  local q, own = split_query(query)
-  local roster = not M.serving and fleet.roster(q.roster)
-  if not own.host and (not roster or #select(2, roster_hosts(roster)) == 0) then
-    return fleet.ps_json(q, pretty)
+  local p, err = plan(query)
+  if not p then
+    return nil, err
   end
-  local snapshot, err = M.ps(query)
+  if p.host == nil then
+    if #p.others == 0 then
+      return fleet.ps_json(p.q, pretty)
+    end
+    return merged(p, pretty)
+  end
+  local snapshot
+  snapshot, err = M.ps(query)
   if not snapshot then
     return nil, err
   end
@@ -380,64 +377,6 @@ function M.only_host(snapshot, name)
     end
   end
   snapshot.warnings = json.array(warnings)
-  return snapshot
-end
-
---- merge(snapshot, answers, timeout [, here]): puts each answering host's own rows in
--- place of the null-cell rows the local listing has for its agents (rows the remote lists
--- that this roster does not are appended), adds `hosts` and the warnings.
-function M.merge(snapshot, answers, timeout, here)
-  local entries = { host_entry(here or snapshot.host, true, nil, snapshot.generated_at) }
-  local warnings = {}
-  for _, w in ipairs(snapshot.warnings) do
-    -- The other hosts' agents are read now; an unreachable host has its own warning.
-    if w.code ~= "remote-agents" then
-      warnings[#warnings + 1] = w
-    end
-  end
-  -- Rows by host and name: a host's answer replaces the rows this listing has for its agents.
-  local index = {}
-  for i, row in ipairs(snapshot.agents) do
-    index[tostring(row.host) .. "\0" .. row.name] = i
-  end
-  for _, a in ipairs(answers) do
-    local h = a.host
-    local why, remote = judge(h, a.result, timeout)
-    if why then
-      entries[#entries + 1] = host_entry(h.name, false, why, nil)
-      warnings[#warnings + 1] = warning("host-unreachable",
-        ("host %s (%s) unreachable: %s; its agents' cells are unknown"):format(h.name, h.ssh, why), h.name)
-    else
-      entries[#entries + 1] = host_entry(h.name, true, nil, remote.generated_at)
-      if remote.host ~= h.name then
-        warnings[#warnings + 1] = warning("host-name-mismatch",
-          ("host %s (%s) calls itself '%s': its roster key should be its short host name"):format(
-            h.name, h.ssh, tostring(remote.host)), h.name)
-      end
-      for _, w in ipairs(remote.warnings or {}) do
-        if w.code ~= "remote-agents" then
-          warnings[#warnings + 1] = warning(w.code, h.name .. ": " .. tostring(w.message), h.name)
-        end
-      end
-      for _, row in ipairs(remote.agents) do
-        -- Only what the host reads itself: its own agents and its unrostered sessions.
-        if row.host == remote.host then
-          row.host = h.name
-          local key = h.name .. "\0" .. row.name
-          local i = index[key]
-          if i then
-            snapshot.agents[i] = row
-          else
-            snapshot.agents[#snapshot.agents + 1] = row
-            index[key] = #snapshot.agents
-          end
-        end
-      end
-    end
-  end
-  snapshot.warnings = json.array(warnings)
-  snapshot.hosts = json.array(entries)
-  place_hosts(snapshot)
   return snapshot
 end
 
