@@ -182,14 +182,18 @@ function M.check_host(roster, name)
     guess and (" (did you mean '" .. guess .. "'?)") or "")
 end
 
-local function first_line(s)
+-- The line of a failed call's stderr that says why: mosaic's own error line when there is
+-- one (the remote mosaic's), else the last line (ssh's).
+local function why_line(s)
   s = (s or ""):gsub("\r", "")
-  local lines = {}
+  local last
   for line in s:gmatch("[^\n]+") do
-    lines[#lines + 1] = line
+    if line:match("^mosaic: ") then
+      return (line:gsub("^mosaic: ", ""))
+    end
+    last = line
   end
-  local line = lines[#lines] or ""
-  return (line:gsub("^mosaic: ", ""))
+  return last or ""
 end
 
 -- What went wrong with one host's call (nil when it answered; HostsMerge checks the answer).
@@ -201,11 +205,11 @@ local function transport_error(h, r, timeout)
     return ("no answer within %g s"):format(timeout)
   end
   if r.status == 255 then
-    local why = first_line(r.stderr)
+    local why = why_line(r.stderr)
     return why ~= "" and why or "ssh failed (status 255)"
   end
   if r.status ~= 0 then
-    local why = first_line(r.stderr)
+    local why = why_line(r.stderr)
     return ("%s on %s exited with status %d%s"):format(h.mosaic or "mosaic", h.ssh, r.status,
       why ~= "" and (": " .. why) or "")
   end
@@ -440,7 +444,7 @@ function M.run(h, argv, opts)
     return nil, ("host %s (%s): no answer within %g s"):format(h.name, h.ssh, opts.timeout or 120), true
   end
   if r.status == 255 then
-    local why = first_line(r.stderr)
+    local why = why_line(r.stderr)
     return nil, ("host %s (%s) unreachable: %s"):format(h.name, h.ssh, why ~= "" and why or "ssh failed")
   end
   io.stderr:write(r.stderr)
