@@ -267,6 +267,11 @@ case "${1:-}" in
     if id "$user" >/dev/null 2>&1; then
       runuser -u "$user" -- env XDG_RUNTIME_DIR="/run/user/$(remote_uid)" timeout 10 systemctl --user exit \
         >/dev/null 2>&1 || true
+      # Gone before the next `up` asks for one (a manager still stopping would be in its way).
+      for _ in $(seq 1 100); do
+        [ -S "/run/user/$(remote_uid)/systemd/private" ] || break
+        sleep 0.1
+      done
     fi
     ;;
   *) fail "usage: $me up|down|stop-sshd|freeze-sshd|thaw-sshd|cleanup ..." ;;

@@ -394,6 +394,12 @@ final class HostsTests: XCTestCase {
     XCTAssertTrue(
       send.stderrText.hasPrefix("mosaic: agent send: ra: host \(f.host)"), send.stderrText)
     XCTAssertEqual(send.stderrText.split(separator: "\n").count, 1, send.stderrText)
+    // --json still prints the result object (a refusal: nothing delivered).
+    let json = try f.mosaic.run(["agent", "send", "ra", "--json", "hello"])
+    XCTAssertEqual(json.status, 3, json.stderrText)
+    let sendValid = try Self.validate(json.stdoutText, "mosaic.agent.send.v1")
+    XCTAssertEqual(sendValid.status, 0, sendValid.stdoutText + json.stdoutText)
+    XCTAssertTrue(json.stdoutText.contains("\"delivered\": false"), json.stdoutText)
   }
 
   func testAHostThatAcceptsButNeverAnswersIsBounded() throws {

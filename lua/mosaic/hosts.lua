@@ -402,20 +402,36 @@ function M.locate(roster_path, name, want)
       return nil, err
     end
   end
-  local where = want
+  local where, rostered = want, nil
   for _, a in ipairs(roster.agents) do
     if a.name == name then
       if want and a.host ~= want then
         return nil, ("%s: lives on host %s, not %s"):format(name, a.host, want)
       end
-      where = a.host
+      where, rostered = a.host, a
       break
     end
   end
   if where == nil or where == here then
     return nil
   end
-  return by_name[where]
+  return by_name[where], nil, rostered or { tenant_id = roster.tenant_id }
+end
+
+-- agent send --json when the other host could not be asked: the result a refusal prints
+-- (schema mosaic.agent.send/v1), so scripts always get their object.
+local function send_failure(name, h, a, why, timed_out)
+  timed_out = timed_out == true
+  local t = {
+    schema = "mosaic.agent.send/v1", agent = name, tenant_id = a and a.tenant_id, host = h.name,
+    delivered = false, verdict = nil, timed_out = timed_out, exit = timed_out and 2 or 3,
+    refused = not timed_out and why or nil, error = timed_out and why or nil, detail = why,
+    evidence = json.object({}),
+  }
+  local keys = { "schema", "agent", "tenant_id", "host", "delivered", "verdict", "timed_out", "exit", "refused",
+    "error", "detail", "evidence" }
+  print(json.encode(setmetatable(t, { __name = "json.object", __jsonkeys = keys }), true))
+  io.stdout:flush()
 end
 
 --- run(h, argv [, {stdin=, timeout=, terminal=}]) -> exit status: runs a mosaic command on
@@ -473,7 +489,7 @@ end
 -- for messages; `opts`: the parsed options, with agent, roster, host; `argv`: the full
 -- mosaic argv for the other host). A failure prints one line and gives `fail_status`.
 function M.route(command, opts, argv, run_opts)
-  local h, err = M.locate(opts.roster, opts.agent, opts.host)
+  local h, err, rostered = M.locate(opts.roster, opts.agent, opts.host)
   if not h then
     if err then
       io.stderr:write("mosaic: ", command, ": ", err, "\n")
@@ -484,6 +500,9 @@ function M.route(command, opts, argv, run_opts)
   run_opts = run_opts or {}
   local status, why, timed_out = M.run(h, argv, run_opts)
   if not status then
+    if run_opts.send_json then
+      send_failure(opts.agent, h, rostered, why, timed_out)
+    end
     io.stderr:write("mosaic: ", command, ": ", opts.agent, ": ", why, "\n")
     return timed_out and run_opts.timeout_status or run_opts.fail_status or 1
   end
