@@ -17,7 +17,9 @@
 #       Stops sshd (connections refused), or SIGSTOPs / SIGCONTs it (accepts TCP, answers
 #       nothing).
 #   second-host.sh cleanup DIR
-#       down for every host in DIR, removes DIR, and stops the user's manager.
+#       down for every host in DIR, then removes DIR.
+#   second-host.sh stop-manager
+#       Stops the user's systemd --user manager (after the last host).
 set -euo pipefail
 
 me=second-host.sh
@@ -263,16 +265,18 @@ case "${1:-}" in
       done
       rm -rf "$2"
     fi
-    # And the user's manager (the next `up` starts it again).
+    ;;
+  stop-manager)
+    # The user's manager (the next `up` starts it again), waiting until it is gone (a manager
+    # still stopping would be in the way of the next one).
     if id "$user" >/dev/null 2>&1; then
       runuser -u "$user" -- env XDG_RUNTIME_DIR="/run/user/$(remote_uid)" timeout 10 systemctl --user exit \
         >/dev/null 2>&1 || true
-      # Gone before the next `up` asks for one (a manager still stopping would be in its way).
       for _ in $(seq 1 100); do
         [ -S "/run/user/$(remote_uid)/systemd/private" ] || break
         sleep 0.1
       done
     fi
     ;;
-  *) fail "usage: $me up|down|stop-sshd|freeze-sshd|thaw-sshd|cleanup ..." ;;
+  *) fail "usage: $me up|down|stop-sshd|freeze-sshd|thaw-sshd|cleanup|stop-manager ..." ;;
 esac

@@ -45,6 +45,12 @@ final class HostsTests: XCTestCase {
   private var fleets: [Fleet] = []
   private var canaries: [String] = []
 
+  /// After the last test: the test user's manager too (each host's own things go with it).
+  override class func tearDown() {
+    _ = try? SpawnRunner().run(CommandRequest([script, "stop-manager"], timeout: 30))
+    super.tearDown()
+  }
+
   override func tearDown() {
     for f in fleets { Self.down(f) }
     fleets = []

@@ -60,6 +60,7 @@ local function cleanup()
     run(argv, true)
   end
   run({ script, "cleanup", dir }, true)
+  run({ script, "stop-manager" }, true)
 end
 
 local ok, err = pcall(function()
