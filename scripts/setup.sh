@@ -19,4 +19,10 @@ if ((${#missing[@]})); then
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # openssh-server is here for its sshd binary only: the hosts tests run sshd themselves on
+  # loopback (scripts/second-host.sh). When this run installed it on a systemd machine, the
+  # system service it enabled on port 22 is turned off again.
+  if [[ " ${missing[*]} " == *" openssh-server "* ]] && [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then
+    $sudo systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true
+  fi
 fi
