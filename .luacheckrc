@@ -8,7 +8,7 @@ max_line_length = 120
 read_globals = {
   mosaic = {
     fields = {
-      "version", "inspect", "exec", "sleep", "now", "monotonic", "executable", "hostname",
+      "version", "inspect", "exec", "exec_many", "sleep", "now", "monotonic", "executable", "hostname",
       "paths", "log", "write_file", "die", "lock", "within",
       json = { fields = { "null", "encode", "decode", "array", "object" } },
     },

@@ -45,6 +45,7 @@ public final class Runtime {
     entries += agentWatchFunctions()
     entries += agentResolveFunctions()
     entries += lockFunctions()
+    entries += hostsFunctions()  // SPEC 2.12: Host+Hosts.swift
     lua.pushModule(entries)
     lua.pushArrayMetatable()
     lua.setField("array_mt", in: -2)

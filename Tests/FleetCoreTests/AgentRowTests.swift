@@ -192,7 +192,7 @@ final class AgentRowTests: XCTestCase {
       warnings.compactMap { $0["code"]?.stringValue },
       [
         "tmux-server-absent", "tmux-unreadable", "user-manager-unreachable", "linger-disabled",
-        "tmux-too-old", "run-dir-unsafe", "remote-agents",
+        "tmux-too-old", "run-dir-unsafe", "remote-agents", "host-unreachable", "host-name-mismatch",
       ])
     XCTAssertEqual(
       warnings.filter { $0["plane_unreadable"] == .bool(true) }.compactMap {

@@ -32,11 +32,12 @@ final class RowRulesTests: BinaryTestCase {
       [
         "drift boot-enable dead absent stopped waiting stale skew leased unrostered",
         "tmux-server-absent tmux-unreadable user-manager-unreachable linger-disabled tmux-too-old"
-          + " run-dir-unsafe remote-agents",
+          + " run-dir-unsafe remote-agents host-unreachable host-name-mismatch",
         "tmux-server-absent tmux-unreadable user-manager-unreachable linger-disabled tmux-too-old"
-          + " run-dir-unsafe remote-agents",
+          + " run-dir-unsafe remote-agents host-unreachable host-name-mismatch",
         "tmux-server-absent=nil tmux-unreadable=UNKNOWN user-manager-unreachable=UNKNOWN"
-          + " linger-disabled=WARNING tmux-too-old=WARNING run-dir-unsafe=UNKNOWN remote-agents=nil",
+          + " linger-disabled=WARNING tmux-too-old=WARNING run-dir-unsafe=UNKNOWN remote-agents=nil"
+          + " host-unreachable=CRITICAL host-name-mismatch=WARNING",
         "true\tfalse\tnil\ttrue\tfalse\tnil",
       ])
   }
@@ -146,7 +147,8 @@ final class RowRulesTests: BinaryTestCase {
     let roster = try write(
       "roster.lua",
       """
-      return { socket = "mt-row-\(UUID().uuidString.prefix(8))", agents = {
+      return { socket = "mt-row-\(UUID().uuidString.prefix(8))",
+        hosts = { elsewhere = { ssh = "fleet@elsewhere.invalid" } }, agents = {
         { name = "a", runtime = "stub" }, { name = "b", runtime = "claude", host = "elsewhere" } } }
       """)
     let out = try lua(

@@ -37,9 +37,14 @@
 --             user manager is unreachable (CRITICAL outranks UNKNOWN). While the run
 --             directory is unreadable, the per-agent heartbeat-unknown lines are left out
 --             (the fleet-level line says why once).
---   (none)    remote-agents: agents rostered on other hosts are not judged here (their
---             planes are only readable there; run the check on each host). They are
---             counted in the perfdata as `remote`.
+--   (none)    remote-agents: agents rostered on other hosts the roster cannot reach are
+--             not judged here (their planes are only readable there; run the check on each
+--             host). They are counted in the perfdata as `remote`.
+--   CRITICAL  host-unreachable (SPEC 2.8, 2.12): a roster host did not answer its `fleet ps`
+--             over ssh; its agents cannot be seen (counted as `remote`). The agents of the
+--             hosts that answered are judged by the rules above, like this host's own; a
+--             warning another host reported carries its `host`.
+--   WARNING   host-name-mismatch: a roster host calls itself by another name.
 -- The flags, warning codes and unit states are FleetCore's (mosaic.row): a rule above that
 -- says what a flag says is that flag, not a second reading of the row's cells.
 -- The check itself could not run (verdict UNKNOWN, one problem, empty perfdata): bad
@@ -66,6 +71,9 @@ local NOT_A_PROBLEM = { ["tmux-server-absent"] = true, ["remote-agents"] = true 
 
 -- A fleet-level warning's severity: UNKNOWN when a plane could not be read, else WARNING.
 local function warning_severity(code)
+  if code == "host-unreachable" then
+    return "CRITICAL"
+  end
   return rows.UNREADABLE[code] and "UNKNOWN" or "WARNING"
 end
 
@@ -75,6 +83,8 @@ M.CODES = {
   ["heartbeat-stale"] = "CRITICAL",
   drift = "WARNING", ["boot-enable"] = "WARNING", ["heartbeat-unknown"] = "WARNING",
   stopped = "WARNING", ["probe-unanswered"] = "WARNING", unrostered = "WARNING", waiting = "WARNING",
+  -- hosts (SPEC 2.8, 2.12): a roster host that cannot be reached hides its agents
+  ["host-unreachable"] = "CRITICAL",
 }
 for _, code in ipairs(rows.WARNINGS) do
   if not NOT_A_PROBLEM[code] then
@@ -145,7 +155,7 @@ local function judge_agent(row, ctx, out)
   elseif has(row, "absent") then
     out[#out + 1] = problem("CRITICAL", "pane-absent", row, nil,
       ("pane absent: no tmux session on socket %s"):format(ctx.socket))
-  elseif pane.state == nil and ctx.server_absent then
+  elseif pane.state == nil and ctx.absent_on[row.host] then
     out[#out + 1] = problem("CRITICAL", "pane-absent", row, nil,
       ("pane absent: no tmux server on socket %s"):format(ctx.socket))
   end
@@ -203,7 +213,7 @@ local function count(perf, row, ctx)
       perf[label] = perf[label] + 1
     end
   end
-  if (row.pane or {}).state == nil and ctx.server_absent then
+  if (row.pane or {}).state == nil and ctx.absent_on[row.host] then
     perf.absent = perf.absent + 1
   end
   if rows.unit_active(row) == false then
@@ -255,10 +265,11 @@ function M.evaluate(snapshot, opts)
   local ignore = opts.ignore or {}
   local host = snapshot.host
   local ctx = { socket = snapshot.socket, probed = false, now = render.epoch(snapshot.generated_at),
-    waiting = opts.waiting or 600 }
+    waiting = opts.waiting or 600, absent_on = {} }
   for _, w in ipairs(snapshot.warnings or {}) do
     if w.code == "tmux-server-absent" then
-      ctx.server_absent = true
+      -- hosts (SPEC 2.12): another host's warning names it
+      ctx.absent_on[w.host or host] = true
     elseif w.code == "run-dir-unsafe" then
       ctx.run_dir_unsafe = true
     end
@@ -266,6 +277,16 @@ function M.evaluate(snapshot, opts)
   for _, row in ipairs(snapshot.agents or {}) do
     if row.heartbeat and row.heartbeat.probe_answered ~= nil then
       ctx.probed = true
+    end
+  end
+
+  -- hosts (SPEC 2.12): the rows of a host that answered are judged like this host's own.
+  local observed, unreachable = {}, false
+  for _, h in ipairs(snapshot.hosts or {}) do
+    if h.reachable then
+      observed[h.name] = true
+    else
+      unreachable = true
     end
   end
 
@@ -286,7 +307,7 @@ function M.evaluate(snapshot, opts)
         perf.unrostered = perf.unrostered + 1
         problems[#problems + 1] = problem("WARNING", "unrostered", row, nil,
           ("session '%s' on socket %s is not in the roster"):format(row.name, ctx.socket))
-      elseif row.host ~= host then
+      elseif row.host ~= host and not observed[row.host] then
         perf.remote = perf.remote + 1
       else
         count(perf, row, ctx)
@@ -306,7 +327,7 @@ function M.evaluate(snapshot, opts)
       return M.unknown(table.concat(missing, "; "), "no-such-agent", host)
     end
   end
-  if perf.agents == 0 and perf.unrostered == 0 then
+  if perf.agents == 0 and perf.unrostered == 0 and not unreachable then
     local why = perf.remote > 0 and ("%d agent(s) in scope run on other hosts"):format(perf.remote)
       or (opts.tenant and ("no rostered agent of tenant '%s'"):format(opts.tenant) or "no rostered agent in scope")
     return M.unknown(("nothing to check on %s: %s"):format(host, why), "nothing-to-check", host)
@@ -417,11 +438,12 @@ function M.text(v)
 end
 
 --- snapshot(query, timeout) -> snapshot | nil, message, code
--- fleet.ps(query), bounded in time in this process (`mosaic.within`): the tmux and
--- systemctl queries, the roster's evaluation and the probes end by the deadline.
--- codes: timeout, roster-invalid, check-failed.
+-- hosts.ps(query) (fleet.ps joined with the other roster hosts' answers), bounded in time
+-- in this process (`mosaic.within`): the tmux and systemctl queries, the roster's
+-- evaluation, the probes and the ssh fan-out end by the deadline.
+-- codes: timeout, roster-invalid, host-unknown, check-failed.
 function M.snapshot(query, timeout)
-  local snapshot, err, code = mosaic.within(math.max(timeout, 0.001), fleet.ps, query)
+  local snapshot, err, code = mosaic.within(math.max(timeout, 0.001), require("mosaic.hosts").ps, query)
   if snapshot then
     return snapshot
   end
@@ -445,7 +467,7 @@ end
 -- are refused while checks of different scopes (one per tenant, say) run side by side.
 function M.lock_name(scope)
   local parts = {}
-  for _, k in ipairs({ "roster", "socket", "tenant", "probe" }) do
+  for _, k in ipairs({ "roster", "socket", "tenant", "probe", "host" }) do
     if scope[k] ~= nil and scope[k] ~= false then
       parts[#parts + 1] = k .. "=" .. tostring(scope[k])
     end

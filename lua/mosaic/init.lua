@@ -14,6 +14,12 @@ M.inspect = require "mosaic.inspect"
 -- Runs a program from an argv list (never through a shell). nil, message if it cannot start.
 M.exec = host.exec
 
+--- exec_many({ {argv=, stdin=, timeout=}, ... }) -> { result, ... }
+-- Runs the programs at the same time and waits for all: each result is exec's table, or
+-- {error = message} when that program could not start. Each is killed at its own timeout
+-- (default 30 s). The fan-out to other hosts uses it (SPEC 2.12).
+M.exec_many = host.exec_many
+
 --- sleep(seconds): interruptible by Ctrl-C and by a script's time limit.
 M.sleep = host.sleep
 

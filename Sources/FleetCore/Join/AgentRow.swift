@@ -216,6 +216,11 @@ public struct FleetWarning: Sendable, Equatable {
     case runDirUnsafe = "run-dir-unsafe"
     /// Agents rostered on other hosts: their planes are read only there.
     case remoteAgents = "remote-agents"
+    /// A roster host did not answer its `fleet ps` over ssh: its agents' cells are unknown
+    /// (SPEC 2.12; `fleet check` CRITICAL, SPEC 2.8).
+    case hostUnreachable = "host-unreachable"
+    /// A roster host calls itself by another name than its roster key.
+    case hostNameMismatch = "host-name-mismatch"
 
     /// A plane the rows need could not be read, so their cells from it are unknown rather
     /// than fine (`fleet check` answers UNKNOWN).
