@@ -8,13 +8,13 @@ max_line_length = 120
 read_globals = {
   mosaic = {
     fields = {
-      "version", "inspect", "exec", "sleep", "now", "monotonic", "executable", "hostname",
-      "paths", "log", "write_file", "die", "lock",
+      "version", "inspect", "exec", "exec_many", "sleep", "now", "monotonic", "executable", "hostname",
+      "paths", "log", "write_file", "die", "lock", "within",
       json = { fields = { "null", "encode", "decode", "array", "object" } },
     },
   },
-  fleet = { fields = { "roster", "ps", "ps_json", "agent", "probe", "wait" } },
-  agent = { fields = { "send", "capture", "watch", "attach", "stub" } },
+  fleet = { fields = { "roster", "ps", "ps_json", "find", "agent", "probe", "wait" } },
+  agent = { fields = { "send", "resolve", "capture", "watch", "attach", "stub" } },
   heartbeat = { fields = { "read", "health", "write", "respond", "wrap", "interval" } },
 }
 files["lua/mosaic/_boot.lua"] = { globals = { "mosaic", "fleet", "agent", "heartbeat" } }

@@ -31,8 +31,12 @@ let package = Package(
     .executableTarget(name: "mosaic", dependencies: ["MosaicHost"]),
     .executableTarget(name: "EmbedLuaTool"),
     .plugin(name: "EmbedLua", capability: .buildTool(), dependencies: ["EmbedLuaTool"]),
+    .testTarget(name: "MosaicSupportTests", dependencies: ["MosaicSupport"]),
     .testTarget(name: "LuaBridgeTests", dependencies: ["LuaBridge", "MosaicSupport"]),
     .testTarget(name: "FleetCoreTests", dependencies: ["FleetCore", "MosaicSupport"]),
+    .testTarget(
+      name: "MosaicHostTests",
+      dependencies: ["MosaicHost", "MosaicSupport", "FleetCore", "LuaBridge"]),
     .testTarget(
       name: "MosaicTests", dependencies: ["MosaicHost", "MosaicSupport", "FleetCore", "LuaBridge"]),
     .testTarget(

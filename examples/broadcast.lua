@@ -44,10 +44,8 @@ local function why_not(row)
   elseif row.lease ~= nil then
     return "leased by " .. tostring(row.lease.holder)
   end
-  for _, f in ipairs(row.flags or {}) do
-    if f == "stopped" then
-      return "process stopped"
-    end
+  if require("mosaic.row").has(row, "stopped") then
+    return "process stopped"
   end
   return nil
 end

@@ -6,7 +6,8 @@ set -euo pipefail
 packages=(
   pkg-config liblua5.4-dev lua5.4 lua-check libedit-dev
   tmux procps hyperfine prometheus prometheus-node-exporter python3 python3-pip unzip curl
-  bash-completion zsh fish mandoc man-db python3-jsonschema dpkg-dev binutils
+  bash-completion zsh fish mandoc man-db python3-jsonschema dpkg-dev binutils mmdebstrap
+  openssh-server openssh-client passwd util-linux
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -18,4 +19,10 @@ if ((${#missing[@]})); then
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # openssh-server is here for its sshd binary only: the hosts tests run sshd themselves on
+  # loopback (scripts/second-host.sh). When this run installed it on a systemd machine, the
+  # system service it enabled on port 22 is turned off again.
+  if [[ " ${missing[*]} " == *" openssh-server "* ]] && [ "$(cat /proc/1/comm 2>/dev/null)" = systemd ]; then
+    $sudo systemctl disable --now ssh.service ssh.socket >/dev/null 2>&1 || true
+  fi
 fi

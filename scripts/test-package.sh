@@ -7,7 +7,9 @@
 #  - the .deb installs with dpkg into a temporary root whose package database is a copy
 #    of this machine's (so Depends are checked against what is really installed, not
 #    forced), its binary, man page and completions work from there, and `dpkg -r` leaves
-#    nothing of it behind; apt resolves its Depends on this Debian.
+#    nothing of it behind; apt resolves its Depends on this Debian;
+#  - on a clean Debian 12 root (scripts/test-package-debian.sh), apt installs it with its
+#    Depends, it runs with the packaged tmux, and apt purges it.
 #
 #   scripts/test-package.sh [DEB]     (default: the .deb that scripts/package.sh builds)
 #
@@ -182,4 +184,22 @@ nothing_left() {
   diff "$tmp/before" "$tmp/after"
 }
 check "nothing of it is left in the root" nothing_left
+
+# --- a clean Debian 12 ----------------------------------------------------------------
+# scripts/test-package-debian.sh: a minimal bookworm root (mmdebstrap), apt installs the
+# .deb with its Depends from the archive, mosaic runs there with the packaged tmux, apt purges
+# it. About 70 s with the archive's packages cached in ~/.cache/mosaic (2.5 min the first
+# time). Its checks count here.
+clean=$(scripts/test-package-debian.sh "$deb" 2>&1)
+clean_status=$?
+echo "$clean" | grep -vE '^[0-9]+ passed, [0-9]+ failed$' | sed 's/^\(ok  \|FAIL\) /\1 clean Debian 12: /'
+line=$(grep -aE '^[0-9]+ passed, [0-9]+ failed$' <<<"$clean" | tail -n 1)
+if [ -n "$line" ]; then
+  passed=$((passed + $(sed -E 's/^([0-9]+) passed.*/\1/' <<<"$line")))
+  failed=$((failed + $(sed -E 's/.* ([0-9]+) failed$/\1/' <<<"$line")))
+fi
+if [ -z "$line" ] || { [ "$clean_status" -ne 0 ] && ! grep -q '^FAIL' <<<"$clean"; }; then
+  echo "FAIL clean Debian 12: scripts/test-package-debian.sh exited with status $clean_status"
+  failed=$((failed + 1))
+fi
 finish

@@ -55,6 +55,17 @@ public struct LuaCall {
     String(decoding: try bytes(i), as: UTF8.self)
   }
 
+  /// A string and nothing else (no number converted): for names and texts, where a number
+  /// is the caller's mistake.
+  public func strictBytes(_ i: Int32) throws(LuaCallError) -> [UInt8] {
+    guard lua_type(L, i) == LUA_TSTRING else { throw expected(i, "string") }
+    return try bytes(i)
+  }
+
+  public func strictString(_ i: Int32) throws(LuaCallError) -> String {
+    String(decoding: try strictBytes(i), as: UTF8.self)
+  }
+
   public func optString(_ i: Int32) throws(LuaCallError) -> String? {
     isNoneOrNil(i) ? nil : try string(i)
   }
@@ -108,7 +119,7 @@ public struct LuaCall {
     var result: [String: JSONValue] = [:]
     for (k, v) in pairs {
       guard known.contains(k) else {
-        let hint = Suggest.closest(to: k, in: known).map { " (did you mean '\($0)'?)" } ?? ""
+        let hint = Suggestion.hint(for: k, in: known)
         throw .argument(i, "unknown option '\(k)'\(hint)")
       }
       result[k] = v
@@ -216,6 +227,38 @@ public struct LuaCall {
     }
     return lua_toboolean(L, -1) != 0
   }
+
+  /// Calls the function at stack index `fn` with the arguments above it (to the top) in
+  /// protected mode under a time limit of `seconds` (never later than the state's own
+  /// limit): the same hook that ends a `mosaic run --timeout` script ends it, and host
+  /// functions inside see the nearer deadline in `timeLeft`. The results replace the
+  /// function and its arguments. Returns the number of results, or nil when this limit
+  /// (not an outer one) stopped it: the abort is then cleared and the stack is back to
+  /// below `fn`. Other errors come back as `LuaCallError.raw`.
+  public func callWithin(_ seconds: Double, function fn: Int32) throws(LuaCallError) -> Int32? {
+    let limits = mosaic_getlimits(L)!
+    let outer = limits.pointee.deadline
+    let mine = mosaic_monotonic() + seconds
+    limits.pointee.deadline = outer > 0 ? min(outer, mine) : mine
+    let base = fn - 1
+    limits.pointee.in_host -= 1
+    let status = mosaic_pcall(L, lua_gettop(L) - fn, LUA_MULTRET, 0)
+    limits.pointee.in_host += 1
+    limits.pointee.deadline = outer
+    // This limit fired (whether or not code inside caught the error: a `pcall` inside
+    // returns normally, with the abort still pending) and an outer one has not: it ends
+    // here. An outer limit, Ctrl-C or the memory cap go on.
+    let outerPassed = outer > 0 && mosaic_monotonic() >= outer
+    if limits.pointee.abort_reason == Int32(MOSAIC_ABORT_TIMEOUT.rawValue), !outerPassed {
+      lua_settop(L, base)
+      mosaic_clear_abort(L)
+      return nil
+    }
+    if status == LUA_OK { return lua_gettop(L) - base }
+    let message = state.errorMessageOnThread(L, at: -1)
+    lua_settop(L, base)
+    throw .raw(message)
+  }
 }
 
 extension LuaState {
@@ -299,32 +342,4 @@ func hostDispatch(_ L: OpaquePointer?, _ id: Int32) -> Int32 {
     return MOSAIC_HOST_ERROR
   }
   return state.invoke(id, on: L)
-}
-
-/// "Did you mean" suggestions by edit distance.
-public enum Suggest {
-  public static func closest(to word: String, in candidates: [String]) -> String? {
-    let w = Array(word)
-    var best: (String, Int)? = nil
-    for c in candidates {
-      let d = distance(w, Array(c))
-      if d <= max(2, w.count / 3), d < (best?.1 ?? Int.max) { best = (c, d) }
-    }
-    return best?.0
-  }
-
-  static func distance(_ a: [Character], _ b: [Character]) -> Int {
-    if a.isEmpty { return b.count }
-    if b.isEmpty { return a.count }
-    var prev = Array(0...b.count)
-    var cur = [Int](repeating: 0, count: b.count + 1)
-    for i in 1...a.count {
-      cur[0] = i
-      for j in 1...b.count {
-        cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-      }
-      swap(&prev, &cur)
-    }
-    return prev[b.count]
-  }
 }

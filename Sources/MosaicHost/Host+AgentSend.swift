@@ -12,8 +12,8 @@ extension Runtime {
         { [unowned self] call throws(LuaCallError) in
           // agent_send(name, text, {verify=, timeout=, force=, nonce=, socket=, roster=,
           //   lock_timeout=}) -> result | nil, "<name>: <why>", result (refused)
-          let name = try call.string(1)
-          let text = try call.bytes(2)
+          let name = try call.strictString(1)
+          let text = try call.strictBytes(2)
           let o = try call.options(
             3,
             known: [
@@ -33,24 +33,23 @@ extension Runtime {
           options.raw = try sendFlag(o["raw"], "raw")
           options.profiles = try profiles(o["runtimes"], 3)
 
-          // No roster file at the default place is an empty roster: unrostered sessions on
-          // the (default or given) socket stay addressable. A named or broken one refuses.
           let roster: Roster
-          if rosterPath == nil, !Files.exists(paths.roster) {
-            roster = Roster(path: paths.roster, agents: [])
-          } else {
-            switch loadRoster(rosterPath) {
-            case .success(let r): roster = r
-            case .failure(let error):
-              var refused = AgentSendResult(
-                agent: name, host: shortHostName(), socket: socket ?? Roster.defaultSocket)
-              refused.refused = error.message
-              refused.detail = error.message
-              call.pushNil()
-              call.push("\(name): \(error.message)")
-              call.push(refused.jsonValue)
-              return 3
-            }
+          // The roster rule of every agent verb (`agentRoster`): none yet is an empty
+          // roster; a named or broken one refuses.
+          switch agentRoster(rosterPath) {
+          case .success(let loaded):
+            roster = loaded.roster
+            options.rosterMissing = loaded.missing
+          case .failure(let error):
+            var refused = AgentSendResult(
+              agent: name, host: shortHostName(), socket: socket ?? Roster.defaultSocket)
+            refused.refused = error.message
+            refused.refusedCode = "roster-invalid"
+            refused.detail = error.message
+            call.pushNil()
+            call.push("\(name): \(error.message)")
+            call.push(refused.jsonValue)
+            return 3
           }
           let matcher = PatternMatcher()
           let sender = AgentSender(matcher: { matcher.matches($0, $1) })

@@ -19,7 +19,10 @@ extension Runtime {
           let pane = try paneId(call, 1)
           let socket = try call.string(2)
           let o = try call.options(3, known: ["escapes", "history"])
-          let history = try nonNegativeInteger(o["history"], 3, "history") ?? 0
+          let history =
+            try o["history"].map { v throws(LuaCallError) in
+              try AgentVerbOptions.history(v, arg: 3)
+            } ?? 0
           let escapes = o["escapes"]?.boolValue ?? false
           let result = PaneCapturer(socket: socket).capture(
             paneId: pane, escapes: escapes, history: history)
@@ -61,15 +64,7 @@ extension Runtime {
             throw .argument(3, "agent: string expected")
           }
           var options = WatchOptions(agent: agent, paneId: pane, socket: socket, runDir: paths.run)
-          if let v = o["interval"] {
-            guard let d = v.doubleValue, d.isFinite, d >= WatchOptions.minimumInterval else {
-              throw .argument(
-                3,
-                "interval: a number of seconds of at least \(WatchOptions.minimumInterval) expected"
-              )
-            }
-            options.interval = min(d, 3600)
-          }
+          if let v = o["interval"] { options.interval = try AgentVerbOptions.interval(v, arg: 3) }
           if let v = o["heartbeat_interval"], let d = v.doubleValue, d > 0 {
             options.heartbeatInterval = d
           }
@@ -154,14 +149,4 @@ private func paneId(_ call: LuaCall, _ i: Int32) throws(LuaCallError) -> String 
   let s = try call.string(i)
   guard TmuxArgv.isPaneId(s) else { throw .argument(i, "pane id (%N) expected, got '\(s)'") }
   return s
-}
-
-private func nonNegativeInteger(_ v: JSONValue?, _ arg: Int32, _ name: String)
-  throws(LuaCallError) -> Int?
-{
-  guard let v else { return nil }
-  guard let i = v.intValue, i >= 0, i <= 1_000_000 else {
-    throw .argument(arg, "\(name): non-negative integer expected")
-  }
-  return Int(i)
 }

@@ -31,6 +31,40 @@ extension Runtime {
         }
       ),
       (
+        "within",
+        { call throws(LuaCallError) in
+          // within(seconds, fn, ...) -> fn's results | nil, "timed out after S s", "timeout"
+          // fn runs under a time limit of its own (the state's hook, as `run --timeout`);
+          // host functions inside end their commands and waits by then.
+          let seconds = try call.number(1)
+          guard seconds > 0, seconds.isFinite else {
+            throw .argument(1, "positive number of seconds expected")
+          }
+          try call.checkFunction(2)
+          guard let n = try call.callWithin(seconds, function: 2) else {
+            call.pushNil()
+            call.push("timed out after \(MosaicCLI.formatSeconds(seconds))")
+            call.push("timeout")
+            return 3
+          }
+          return n
+        }
+      ),
+      (
+        "suggest",
+        { call throws(LuaCallError) in
+          // suggest(word, names) -> the closest name | nil (MosaicSupport's `Suggestion`)
+          let word = try call.string(1)
+          let names = try nameList(call, 2)
+          guard let s = Suggestion.closest(to: word, in: names) else {
+            call.pushNil()
+            return 1
+          }
+          call.push(s)
+          return 1
+        }
+      ),
+      (
         "spawn_count",
         { call in
           // How many processes this process has started (benchmarks check fleet ps's).

@@ -15,9 +15,12 @@ public struct RosterLoadError: Error, CustomStringConvertible {
 }
 
 public enum RosterLoader {
-  public static func load(path: String, host: String = shortHostName()) -> Result<
-    Roster, RosterLoadError
-  > {
+  /// Seconds a roster may take to evaluate, at most.
+  public static let timeLimit = 2.0
+
+  public static func load(
+    path: String, host: String = shortHostName(), timeLimit: Double = RosterLoader.timeLimit
+  ) -> Result<Roster, RosterLoadError> {
     // The first run: no roster yet. Say how to make one rather than "No such file".
     var st = stat()
     if lstat(path, &st) != 0, errno == ENOENT {
@@ -36,7 +39,7 @@ public enum RosterLoader {
     let value: JSONValue
     do {
       let lua = try LuaState(memoryLimit: 64 << 20)
-      lua.setTimeLimit(2)
+      lua.setTimeLimit(max(timeLimit, 0.001))
       try lua.load(MosaicCLI.stripShebang(source), name: "@" + path)
       try lua.call(nargs: 0, nresults: 1, traceback: false)
       guard lua.type(at: -1) == .table else {
@@ -135,19 +138,25 @@ final class PatternMatcher {
 
 extension Runtime {
   /// The roster at `path` (default: `$MOSAIC_ROSTER` or `<config>/fleet/roster.lua`).
-  func loadRoster(_ path: String?) -> Result<Roster, RosterLoadError> {
-    RosterLoader.load(path: path ?? paths.roster)
+  func loadRoster(_ path: String?, timeLimit: Double = RosterLoader.timeLimit) -> Result<
+    Roster, RosterLoadError
+  > {
+    RosterLoader.load(path: path ?? paths.roster, timeLimit: timeLimit)
   }
 
-  /// `fleet.ps` options (argument 1) → the snapshot, or nil after pushing `nil, message`.
-  func psSnapshot(_ call: LuaCall) throws(LuaCallError) -> JSONValue? {
+  /// `fleet.ps` options (argument 1) → the snapshot, or nil after pushing
+  /// `nil, message, code` (code `roster-invalid`: the roster could not be loaded).
+  func psSnapshot(_ call: LuaCall) throws(LuaCallError) -> FleetSnapshot? {
     let o = try call.options(
       1, known: ["roster", "socket", "tenant", "probe", "probe_timeout", "runtimes"])
     let roster: Roster
-    switch loadRoster(try string(o["roster"], 1, "roster")) {
+    // Under a time limit (`mosaic.within`, `run --timeout`) the roster's evaluation too.
+    let rosterLimit = min(RosterLoader.timeLimit, call.timeLeft ?? RosterLoader.timeLimit)
+    switch loadRoster(try string(o["roster"], 1, "roster"), timeLimit: rosterLimit) {
     case .success(let r): roster = r
     case .failure(let error):
-      _ = call.fail(error.message)
+      if let message = call.abortMessage { throw .raw(message) }
+      _ = failing(call, error.message, code: "roster-invalid")
       return nil
     }
     var options = FleetPSOptions(
@@ -194,8 +203,8 @@ extension Runtime {
       (
         "fleet_ps",
         { [unowned self] call throws(LuaCallError) in
-          guard let snapshot = try psSnapshot(call) else { return 2 }
-          call.push(snapshot)
+          guard let snapshot = try psSnapshot(call) else { return 3 }
+          call.push(snapshot.jsonValue)
           return 1
         }
       ),
@@ -203,8 +212,16 @@ extension Runtime {
         "fleet_ps_json",
         { [unowned self] call throws(LuaCallError) in
           // The same snapshot as JSON text, without building Lua tables (big fleets).
-          guard let snapshot = try psSnapshot(call) else { return 2 }
-          call.push(JSONCodec.encode(snapshot, indent: call.boolean(2) ? 2 : 0))
+          guard let snapshot = try psSnapshot(call) else { return 3 }
+          call.push(JSONCodec.encode(snapshot.jsonValue, indent: call.boolean(2) ? 2 : 0))
+          return 1
+        }
+      ),
+      (
+        "fleet_rules",
+        { call throws(LuaCallError) in
+          // fleet_rules() -> the row's vocabulary as FleetCore defines it (lua/mosaic/rows.lua)
+          call.push(FleetRules.jsonValue)
           return 1
         }
       ),
@@ -247,14 +264,18 @@ extension Runtime {
       (
         "heartbeat_read",
         { call throws(LuaCallError) in
-          // heartbeat_read(name, interval) -> the SPEC heartbeat object (+ seq, ack, progress)
+          // heartbeat_read(name, interval) -> the heartbeat object of a fleet ps row, with probe
+          // and skew instead of probe_answered (HeartbeatReading.jsonValue(then:))
           let name = try call.string(1)
           guard HeartbeatStore.isValidAgentName(name) else {
             throw .argument(1, "invalid agent name '\(name)'")
           }
           let interval = call.isNoneOrNil(2) ? 15 : try interval(call, 2)
           let reading = HeartbeatStore(runDir: paths.run).read(agent: name, interval: interval)
-          call.push(readingJSON(reading))
+          call.push(
+            reading.jsonValue(then: [
+              ("probe", .from(reading.heartbeat?.probe)), ("skew", .bool(reading.skew)),
+            ]))
           return 1
         }
       ),
@@ -417,14 +438,12 @@ private func interval(_ call: LuaCall, _ i: Int32) throws(LuaCallError) -> Doubl
   return value
 }
 
-private func readingJSON(_ reading: HeartbeatReading) -> JSONValue {
-  guard case .object(var pairs) = reading.jsonValue else { return reading.jsonValue }
-  pairs.append(("seq", .from(reading.heartbeat?.seq.map { Int($0) })))
-  pairs.append(("ack", .from(reading.heartbeat?.ack)))
-  pairs.append(("progress", .from(reading.heartbeat?.progress)))
-  pairs.append(("probe", .from(reading.heartbeat?.probe)))
-  pairs.append(("skew", .bool(reading.skew)))
-  return .object(pairs)
+/// Errors as data: pushes `nil, message, code` and returns 3.
+func failing(_ call: LuaCall, _ message: String, code: String) -> Int32 {
+  call.pushNil()
+  call.push(message)
+  call.push(code)
+  return 3
 }
 
 private func string(_ v: JSONValue?, _ arg: Int32, _ name: String) throws(LuaCallError) -> String? {

@@ -22,7 +22,9 @@ import MosaicSupport
 /// `release`, a `<close>` variable, the runtime's end or the process's end).
 ///
 /// Raw primitives (the friendly handle is `lua/mosaic/init.lua`):
-/// - `lock_acquire(name, {wait=seconds})` → `fd, path` | `nil, message`. Waits up to
+/// - `lock_acquire(name, {wait=seconds})` → `fd, path` | `nil, message, code [, pid]`, code
+///   `held` (another process holds it; pid: the holder, when it wrote itself down),
+///   `held-by-self` (this process holds it already) or `lock-failed`. Waits up to
 ///   `wait` seconds (default 0: try once), polling every 20 ms, stopping early with the
 ///   chunk's own error when Ctrl-C or a time limit stops the script.
 /// - `lock_release(fd)` → whether `fd` was a lock this state held (now released).
@@ -53,7 +55,7 @@ extension Runtime {
       (
         "lock_acquire",
         { call throws(LuaCallError) in
-          let name = try call.string(1)
+          let name = try call.strictString(1)
           guard isValidLockName(name) else {
             throw .argument(
               1,
@@ -71,12 +73,12 @@ extension Runtime {
           if let failure = catching({ () throws(FileError) in
             try Files.ensurePrivateDirectory(paths.run)
           }) {
-            return call.fail("lock \(name): \(failure.message)")
+            return lockFailure(call, "lock \(name): \(failure.message)", code: "lock-failed")
           }
           let path = paths.run + "/" + name + ".lock"
           switch try takeLock(path: path, name: name, wait: wait, call: call) {
-          case .failure(let message):
-            return call.fail(message)
+          case .failure(let message, let code, let holder):
+            return lockFailure(call, message, code: code, holder: holder)
           case .success(let fd):
             held.fds.insert(fd)
             call.push(Int64(fd))
@@ -104,7 +106,22 @@ extension Runtime {
 
 private enum LockOutcome {
   case success(Int32)
-  case failure(String)
+  /// The message, its code (`held`: another holder; `lock-failed`: the file), the
+  /// holder's pid when known.
+  case failure(String, code: String = "lock-failed", holder: Int32? = nil)
+}
+
+/// `nil, message, code[, holder pid]`: the refusal as data, so no caller reads the pid
+/// out of the message.
+private func lockFailure(_ call: LuaCall, _ message: String, code: String, holder: Int32? = nil)
+  -> Int32
+{
+  call.pushNil()
+  call.push(message)
+  call.push(code)
+  guard let holder else { return 3 }
+  call.push(Int64(holder))
+  return 4
 }
 
 private func takeLock(path: String, name: String, wait: Double, call: LuaCall)
@@ -142,15 +159,17 @@ private func takeLock(path: String, name: String, wait: Double, call: LuaCall)
       let holder = holderPid(fd)
       close(fd)
       var message: String
+      var code = "held"
       if let holder, holder == getpid() {
         message = "lock '\(name)' is already held by this process (pid \(holder))"
+        code = "held-by-self"
       } else if let holder {
         message = "lock '\(name)' is held by pid \(holder)"
       } else {
         message = "lock '\(name)' is held by another process"
       }
       if wait > 0 { message += " (waited \(MosaicCLI.formatSeconds(wait)))" }
-      return .failure(message)
+      return .failure(message, code: code, holder: code == "held" ? holder : nil)
     }
     Clock.sleep(min(left, 0.02))
   }

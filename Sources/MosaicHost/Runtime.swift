@@ -43,7 +43,9 @@ public final class Runtime {
     entries += fleetFunctions()
     entries += agentSendFunctions()
     entries += agentWatchFunctions()
+    entries += agentResolveFunctions()
     entries += lockFunctions()
+    entries += hostsFunctions()  // SPEC 2.12: Host+Hosts.swift
     lua.pushModule(entries)
     lua.pushArrayMetatable()
     lua.setField("array_mt", in: -2)

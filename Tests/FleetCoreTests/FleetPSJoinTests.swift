@@ -90,7 +90,8 @@ final class FleetPSJoinTests: XCTestCase {
       runner: runner, systemd: systemd, procRoot: dir + "/proc", host: "vm1", now: { now },
       matcher: { subject, pattern in subject.contains(pattern) })
     return FleetPS.snapshot(
-      roster: try roster(), options: FleetPSOptions(runDir: dir + "/run"), planes: planes)
+      roster: try roster(), options: FleetPSOptions(runDir: dir + "/run"), planes: planes
+    ).jsonValue
   }
 
   func testTheSnapshotHasTheShapeAndFlagsOfSpec24() throws {

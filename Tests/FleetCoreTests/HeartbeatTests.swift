@@ -355,13 +355,15 @@ final class HeartbeatHealthTests: XCTestCase {
   func testJSONShape() {
     let r = HeartbeatHealth.evaluate(hb(t0), interval: 15, now: t0 + 3.24)
     XCTAssertEqual(
-      JSONCodec.encode(r.jsonValue),
+      JSONCodec.encode(r.jsonValue(then: [("more", .bool(true))])),
       "{\"health\":\"healthy\",\"age_s\":3.2,\"ts\":\"\(ISO8601.format(t0, fractional: true))\","
-        + "\"pid\":9,\"status\":\"ok\",\"interval_s\":15,\"reason\":null}")
+        + "\"pid\":9,\"status\":\"ok\",\"interval_s\":15,\"reason\":null,"
+        + "\"seq\":null,\"ack\":null,\"progress\":null,\"more\":true}")
     let none = HeartbeatHealth.evaluate(file: .failure(.missing), interval: 15, now: t0)
     XCTAssertEqual(
-      JSONCodec.encode(none.jsonValue),
+      JSONCodec.encode(none.jsonValue()),
       "{\"health\":\"unknown\",\"age_s\":null,\"ts\":null,\"pid\":null,\"status\":null,"
-        + "\"interval_s\":15,\"reason\":\"no heartbeat file\"}")
+        + "\"interval_s\":15,\"reason\":\"no heartbeat file\",\"seq\":null,\"ack\":null,"
+        + "\"progress\":null}")
   }
 }

@@ -76,7 +76,9 @@ final class RosterTests: XCTestCase {
           agent(
             ("name", .string("a")), ("runtime", .string("stub")), ("host", .string("vm2.example")))
         ],
-        ("socket", .string("mt-sock.1")), ("heartbeat_interval", .double(2.5))))
+        ("socket", .string("mt-sock.1")), ("heartbeat_interval", .double(2.5)),
+        // An agent's host is this machine or a roster host (SPEC 2.12).
+        ("hosts", .object([("vm2.example", .object([("ssh", .string("vm2.example"))]))]))))
     XCTAssertEqual(r.socket, "mt-sock.1")
     XCTAssertEqual(r.agents[0].heartbeatInterval, 2.5)
     XCTAssertEqual(r.agents[0].host, "vm2.example")

@@ -74,7 +74,7 @@ final class SystemdFixture {
       options: .init(
         environment: environment ?? ["XDG_RUNTIME_DIR": "\(root)/run"],
         runUserRoot: "\(root)/run-user", managerEnvironment: self.environment,
-        lingerDirectory: "\(root)/linger", userName: "fleetop"))
+        lingerDirectory: "\(root)/linger", userName: "fleetop", unitFileStates: .index))
   }
 
   deinit { try? FileManager.default.removeItem(atPath: root) }

@@ -174,14 +174,19 @@ final class AgentAttachTests: XCTestCase {
   func testRefusals() throws {
     let noServer = try rig.mosaic.run(["agent", "attach", "at", "--yes"])
     XCTAssertEqual(noServer.status, 3)
-    XCTAssertTrue(noServer.stderrText.contains("no tmux server is running"), noServer.stderrText)
+    XCTAssertEqual(
+      noServer.stderrText,
+      "mosaic: agent attach: at: no session 'at': no tmux server on socket \(rig.agentSocket)\n")
     rig.tmux(rig.agentSocket, ["new-session", "-d", "-s", "other", "sleep", "300"])
     let absent = try rig.mosaic.run(["agent", "attach", "at", "--yes"])
     XCTAssertEqual(absent.status, 3)
-    XCTAssertTrue(absent.stderrText.contains("no tmux session"), absent.stderrText)
+    XCTAssertEqual(
+      absent.stderrText, "mosaic: agent attach: at: no session 'at' on socket \(rig.agentSocket)\n")
     let unknown = try rig.mosaic.run(["agent", "attach", "nope", "--yes"])
     XCTAssertEqual(unknown.status, 3)
-    XCTAssertTrue(unknown.stderrText.hasPrefix("mosaic: agent attach: nope: no agent"))
+    XCTAssertTrue(
+      unknown.stderrText.hasPrefix("mosaic: agent attach: nope: no such agent in the roster"),
+      unknown.stderrText)
 
     // A dead pane (remain-on-exit): nothing to take over; watch still shows its last screen.
     rig.tmux(rig.agentSocket, ["set-option", "-g", "remain-on-exit", "on"])

@@ -266,7 +266,7 @@ final class FleetCheckTests: DogfoodTestCase {
       (["--timeout", "soon"], "bad arguments: --timeout must be a positive number"),
       (["--ignore", "no-such-code"], "bad arguments: --ignore: unknown problem code"),
       (["--bogus"], "bad arguments: unknown option '--bogus'"),
-      (["--agent", "nobody"], "no agent named nobody"),
+      (["--agent", "nobody"], "nobody: no such agent in the roster"),
       (["--tenant", "nobody"], "nothing to check"),
     ] {
       let u = try check(f, args)

@@ -1,7 +1,8 @@
-import FleetCore
 import Foundation
 import MosaicSupport
 import XCTest
+
+@testable import FleetCore
 
 /// The systemd plane against a real `systemd --user` manager: every unit-file state systemd
 /// distinguishes is produced with real `systemctl --user` commands, and the plane must print
@@ -201,12 +202,33 @@ final class SystemdUnitFileStateTests: XCTestCase {
     let spawns2 = SpawnRunner.spawnCount - before
     XCTAssertLessThanOrEqual(spawns, 2, "a query takes at most two systemctl processes")
     XCTAssertLessThanOrEqual(spawns2, 2, "a query takes at most two systemctl processes")
+    // The index answered: this manager runs a verified systemd (the gate is checked in
+    // testTheGateReadsTheManagersVersion).
+    XCTAssertTrue(plane.usesIndex(runtimeDirectory: runtimeDirectory), "the index was not used")
+
+    // The fallback for other systemd versions, forced by the operator setting: every state
+    // from batched is-enabled calls (one more after each name systemd cannot answer: the two
+    // ghosts) and one show for the alias.
+    let runtime = try XCTUnwrap(runtimeDirectory)
+    let fallback = SystemctlPlane(
+      runner: SpawnRunner(),
+      options: .init(environment: [
+        "XDG_RUNTIME_DIR": runtime, SystemctlPlane.UnitFileStates.environmentKey: "systemctl",
+      ]))
+    XCTAssertFalse(fallback.usesIndex(runtimeDirectory: runtime))
+    before = SpawnRunner.spawnCount
+    let statuses3 = try fallback.status(of: units).get()
+    let spawns3 = SpawnRunner.spawnCount - before
+    XCTAssertLessThanOrEqual(spawns3, 1 + 3 + 1, "list-units, is-enabled after each ghost, show")
 
     var seen = Set<String>()
     for name in units {
       let t = try truth(name)
-      for (label, result) in [("is-enabled path", statuses), ("list-unit-files path", statuses2)] {
-        guard label == "is-enabled path" || withoutFallback.contains(name) else { continue }
+      for (label, result) in [
+        ("is-enabled path", statuses), ("list-unit-files path", statuses2),
+        ("fallback", statuses3),
+      ] {
+        guard label != "list-unit-files path" || withoutFallback.contains(name) else { continue }
         let s = try XCTUnwrap(result[name], name)
         XCTAssertEqual(s.enabled, t.enabled, "\(name) (\(label)): enabled")
         XCTAssertEqual(s.active, t.active, "\(name) (\(label)): active")
@@ -220,12 +242,82 @@ final class SystemdUnitFileStateTests: XCTestCase {
     }
     print(
       "VERIFIED \(units.count) units in \(spawns) systemctl processes "
-        + "(\(withoutFallback.count) without the drop-in unit: \(spawns2))")
+        + "(\(withoutFallback.count) without the drop-in unit: \(spawns2); "
+        + "the is-enabled fallback: \(spawns3))")
     for state in [
       "enabled", "enabled-runtime", "disabled", "static", "masked", "masked-runtime", "linked",
       "alias", "indirect", "not-found",
     ] {
       XCTAssertTrue(seen.contains(state), "no unit reached \(state)")
+    }
+  }
+
+  var runtimeDirectory: String? { ProcessInfo.processInfo.environment["XDG_RUNTIME_DIR"] }
+
+  /// The manager's version as the gate reads it (its memory map) is the one
+  /// `systemctl --user --version` prints, and the gate's decision follows it.
+  func testTheGateReadsTheManagersVersion() throws {
+    let runtime = try XCTUnwrap(runtimeDirectory)
+    let out = try sh(["systemctl", "--user", "--version"])
+    XCTAssertEqual(out.status, 0, out.stderr)
+    let first = out.stdout.split(separator: "\n").first.map(String.init) ?? ""
+    let printed = first.split(separator: " ").dropFirst().first.flatMap { Int($0) }
+    let read = UserManagerProcess.systemdVersion(runtimeDirectory: runtime)
+    XCTAssertNotNil(printed, first)
+    XCTAssertEqual(read, printed, "maps vs systemctl --version (\(first))")
+    let auto = SystemctlPlane(runner: SpawnRunner())
+    XCTAssertEqual(
+      auto.usesIndex(runtimeDirectory: runtime),
+      SystemctlPlane.verifiedSystemdVersions.contains(printed ?? -1))
+    // Read again: the cached answer.
+    XCTAssertEqual(UserManagerProcess.systemdVersion(runtimeDirectory: runtime), read)
+    print("VERIFIED the user manager runs systemd \(read.map(String.init) ?? "?"): \(first)")
+    // What the gate costs in this process: the first read (connect, /proc/<pid>/maps) and
+    // later ones (connect, the cached answer), beside the spawn it replaces.
+    let pid = try XCTUnwrap(
+      UserManagerProcess.managerPID(socketPath: runtime + "/systemd/private"))
+    func best(_ body: () throws -> Void) rethrows -> Double {
+      var b = Double.infinity
+      for _ in 0..<20 {
+        let t = Clock.monotonic()
+        try body()
+        b = min(b, Clock.monotonic() - t)
+      }
+      return b * 1e6
+    }
+    let uncached = try best {
+      let maps = try UserManagerProcess.readProcFile("/proc/\(pid)/maps").get()
+      XCTAssertEqual(UserManagerProcess.systemdVersion(maps: maps), read)
+    }
+    let cached = best { _ = UserManagerProcess.systemdVersion(runtimeDirectory: runtime) }
+    let spawn = try best { _ = try sh(["systemctl", "--user", "--version"]) }
+    print(
+      String(
+        format: "TIMING systemd version: maps read %.0f us, cached %.0f us, "
+          + "systemctl --user --version %.0f us (best of 20)", uncached, cached, spawn))
+  }
+
+  /// The fallback at fleet scale: the same answers as is-enabled, in two processes when no
+  /// name fails (list-units and one is-enabled for all).
+  func testTheFallbackAtScaleEqualsIsEnabled() throws {
+    let p = prefix
+    try write("\(config)/\(p)-agent@.service", unit("WantedBy=default.target"))
+    try systemctl("daemon-reload")
+    let all = (0..<60).map { String(format: "\(p)-agent@n%03d.service", $0) }
+    try systemctl(["enable"] + all.prefix(30).map { $0 })
+    try systemctl(["start"] + all.prefix(10).map { $0 })
+    let plane = SystemctlPlane(runner: SpawnRunner(), options: .init(unitFileStates: .systemctl))
+    let before = SpawnRunner.spawnCount
+    let got = try plane.status(of: all).get()
+    XCTAssertEqual(SpawnRunner.spawnCount - before, 2)
+    let reference = try sh(["systemctl", "--user", "is-enabled", "--"] + all)
+    let lines = reference.stdout.split(separator: "\n").map(String.init)
+    XCTAssertEqual(lines.count, all.count)
+    for (name, line) in zip(all, lines) { XCTAssertEqual(got[name]?.enabled, line, name) }
+    XCTAssertEqual(lines.filter { $0 == "enabled" }.count, 30)
+    for (i, name) in all.enumerated() {
+      XCTAssertEqual(got[name]?.active, i < 10 ? "active" : "inactive", name)
+      XCTAssertEqual(got[name]?.sub, i < 10 ? "exited" : "dead", name)
     }
   }
 

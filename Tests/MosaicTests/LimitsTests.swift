@@ -80,6 +80,35 @@ final class LimitsTests: BinaryTestCase {
     }
   }
 
+  /// `mosaic.within`: a nearer limit for one call, in this process. Lua loops, sleeps and
+  /// child processes end at it; the script goes on with `nil, message, "timeout"`.
+  func testWithinBoundsOneCallAndTheScriptGoesOn() throws {
+    try write(
+      "within.lua",
+      """
+      local t0 = mosaic.monotonic()
+      print(mosaic.within(0.3, function() while true do end end))
+      print(mosaic.within(0.3, mosaic.sleep, 30))
+      print(mosaic.within(0.3, mosaic.exec, {"sleep", "30"}))
+      print(mosaic.within(0.3, pcall, function() while true do end end))
+      print(mosaic.within(5, function(a, b) return a + b, "two" end, 1, 2))
+      print(pcall(mosaic.within, 5, function() error("boom", 0) end))
+      print(mosaic.monotonic() - t0 < 5)
+      """)
+    let r = try run(["run", "within.lua"], timeout: 30)
+    XCTAssertEqual(r.status, 0, r.stderr)
+    let timedOut = "nil\ttimed out after 0.3 s\ttimeout"
+    XCTAssertEqual(
+      r.stdout.split(separator: "\n").map(String.init),
+      [timedOut, timedOut, timedOut, timedOut, "3\ttwo", "false\tboom", "true"])
+  }
+
+  /// An outer limit that ends first is not swallowed by `within`.
+  func testWithinDoesNotOutliveTheScriptsLimit() throws {
+    try write("outer.lua", "print(mosaic.within(30, function() while true do end end))")
+    assertStoppedByTime(try run(["run", "--timeout", "1", "outer.lua"]), "within under --timeout")
+  }
+
   /// The cron idiom: the limits in the script's own shebang line.
   func testAShebangScriptCarriesItsLimits() throws {
     let script = try write(
@@ -160,9 +189,11 @@ final class LimitsTests: BinaryTestCase {
 
     let refused = try run(["-e", "print(mosaic.lock('nightly'))"])
     XCTAssertEqual(refused.status, 0, refused.stderr)
-    XCTAssertEqual(refused.stdout, "nil\tlock 'nightly' is held by pid \(pid)\n")
+    // The refusal as data: the message, the code and the holder's pid.
+    XCTAssertEqual(refused.stdout, "nil\tlock 'nightly' is held by pid \(pid)\theld\t\(pid)\n")
     let waited = try run(["-e", "print(mosaic.lock('nightly', {wait = 0.3}))"])
-    XCTAssertEqual(waited.stdout, "nil\tlock 'nightly' is held by pid \(pid) (waited 0.3 s)\n")
+    XCTAssertEqual(
+      waited.stdout, "nil\tlock 'nightly' is held by pid \(pid) (waited 0.3 s)\theld\t\(pid)\n")
     XCTAssertGreaterThanOrEqual(waited.elapsed, 0.3)
 
     // kill -9: no clean-up code runs, the kernel drops the lock. The `sleep 30 &` the
@@ -202,6 +233,7 @@ final class LimitsTests: BinaryTestCase {
     XCTAssertEqual(lines.count, 4, r.stdout)
     XCTAssertTrue(
       lines[0].hasPrefix("nil\tlock 'job' is already held by this process (pid "), r.stdout)
+    XCTAssertTrue(lines[0].hasSuffix(")\theld-by-self"), r.stdout)
     XCTAssertEqual(Array(lines.dropFirst()), ["true\tfalse\tfalse", "true", "true"])
   }
 

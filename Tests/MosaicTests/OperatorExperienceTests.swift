@@ -30,13 +30,28 @@ final class OperatorExperienceTests: BinaryTestCase {
     let hint = "mosaic: %@: roster: \(roster): no roster yet ('mosaic fleet init' writes one)\n"
     for (args, what, status) in [
       (["fleet", "ps"], "fleet ps", Int32(1)), (["fleet", "ps", "--json"], "fleet ps", 1),
-      (["fleet", "export"], "fleet export", 1), (["agent", "capture", "x"], "agent capture", 1),
-      (["agent", "watch", "x", "--once"], "agent watch", 1),
+      (["fleet", "export"], "fleet export", 1),
     ] {
       let r = try run(args)
       assertNoCrash(r, "\(args)")
       XCTAssertEqual(r.status, status, "\(args)")
       XCTAssertEqual(r.stderr, String(format: hint, what), "\(args)")
+      XCTAssertEqual(r.stdout, "", "\(args)")
+    }
+    // The verbs on one agent take no roster as an empty one (sessions stay addressable,
+    // as for send), and an unknown name says how to write a roster.
+    let unknown =
+      "mosaic: %@: x: no such agent: no roster yet at \(roster) ('mosaic fleet init' writes one)"
+      + " and no session of that name on socket mosaic-factory\n"
+    for (args, what, status) in [
+      (["agent", "capture", "x"], "agent capture", Int32(1)),
+      (["agent", "watch", "x", "--once"], "agent watch", 1),
+      (["agent", "send", "x", "hi"], "agent send", 3),
+    ] {
+      let r = try run(args)
+      assertNoCrash(r, "\(args)")
+      XCTAssertEqual(r.status, status, "\(args)")
+      XCTAssertEqual(r.stderr, String(format: unknown, what), "\(args)")
       XCTAssertEqual(r.stdout, "", "\(args)")
     }
     // The monitoring plugin says it in its one line, UNKNOWN.
@@ -46,10 +61,11 @@ final class OperatorExperienceTests: BinaryTestCase {
       check.stdout.hasPrefix(
         "MOSAIC FLEET UNKNOWN - roster: \(roster): no roster yet ('mosaic fleet init' writes one)"),
       check.stdout)
-    // Lua sees the same message.
+    // Lua sees the same message, and a code for programs.
     let lua = try eval("print(fleet.ps())")
     XCTAssertTrue(
-      lua.stdout.hasSuffix("no roster yet ('mosaic fleet init' writes one)\n"), lua.stdout)
+      lua.stdout.hasSuffix("no roster yet ('mosaic fleet init' writes one)\troster-invalid\n"),
+      lua.stdout)
   }
 
   func testFleetInitWritesARosterAndUnitsAndNeverReplacesThem() throws {

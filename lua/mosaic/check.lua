@@ -37,9 +37,16 @@
 --             user manager is unreachable (CRITICAL outranks UNKNOWN). While the run
 --             directory is unreadable, the per-agent heartbeat-unknown lines are left out
 --             (the fleet-level line says why once).
---   (none)    remote-agents: agents rostered on other hosts are not judged here (their
---             planes are only readable there; run the check on each host). They are
---             counted in the perfdata as `remote`.
+--   (none)    remote-agents: agents rostered on other hosts the roster cannot reach are
+--             not judged here (their planes are only readable there; run the check on each
+--             host). They are counted in the perfdata as `remote`.
+--   CRITICAL  host-unreachable (SPEC 2.8, 2.12): a roster host did not answer its `fleet ps`
+--             over ssh; its agents cannot be seen (counted as `remote`). The agents of the
+--             hosts that answered are judged by the rules above, like this host's own; a
+--             warning another host reported carries its `host`.
+--   WARNING   host-name-mismatch: a roster host calls itself by another name.
+-- The flags, warning codes and unit states are FleetCore's (mosaic.row): a rule above that
+-- says what a flag says is that flag, not a second reading of the row's cells.
 -- The check itself could not run (verdict UNKNOWN, one problem, empty perfdata): bad
 -- roster (roster-invalid), fleet ps failed (check-failed), time limit (timeout), another
 -- check of the same scope still running (locked), bad arguments (usage), an --agent that
@@ -49,6 +56,8 @@
 -- `ignored` in the JSON.
 local json = require "mosaic.json"
 local render = require "mosaic.render"
+local rows = require "mosaic.row"
+local fleet = require "mosaic.fleet"
 
 local M = {}
 
@@ -56,19 +65,32 @@ M.SCHEMA = "mosaic.fleet.check/v1"
 M.EXIT = { OK = 0, WARNING = 1, CRITICAL = 2, UNKNOWN = 3 }
 local RANK = { OK = 0, WARNING = 1, UNKNOWN = 2, CRITICAL = 3 }
 
+-- Fleet-level warnings that are no problem of their own: an absent tmux server is judged
+-- per agent (pane-absent), remote agents on their own host.
+local NOT_A_PROBLEM = { ["tmux-server-absent"] = true, ["remote-agents"] = true }
+
+-- A fleet-level warning's severity: UNKNOWN when a plane could not be read, else WARNING.
+local function warning_severity(code)
+  if code == "host-unreachable" then
+    return "CRITICAL"
+  end
+  return rows.UNREADABLE[code] and "UNKNOWN" or "WARNING"
+end
+
 --- Every problem code, by severity (for --ignore and the docs).
 M.CODES = {
   ["pane-dead"] = "CRITICAL", ["pane-absent"] = "CRITICAL", ["unit-inactive"] = "CRITICAL",
   ["heartbeat-stale"] = "CRITICAL",
   drift = "WARNING", ["boot-enable"] = "WARNING", ["heartbeat-unknown"] = "WARNING",
   stopped = "WARNING", ["probe-unanswered"] = "WARNING", unrostered = "WARNING", waiting = "WARNING",
-  ["linger-disabled"] = "WARNING", ["tmux-too-old"] = "WARNING",
-  ["tmux-unreadable"] = "UNKNOWN", ["user-manager-unreachable"] = "UNKNOWN",
-  ["run-dir-unsafe"] = "UNKNOWN",
+  -- hosts (SPEC 2.8, 2.12): a roster host that cannot be reached hides its agents
+  ["host-unreachable"] = "CRITICAL",
 }
-
-local UNREADABLE = { ["tmux-unreadable"] = true, ["user-manager-unreachable"] = true, ["run-dir-unsafe"] = true }
-local ACTIVE = { active = true, reloading = true }
+for _, code in ipairs(rows.WARNINGS) do
+  if not NOT_A_PROBLEM[code] then
+    M.CODES[code] = warning_severity(code)
+  end
+end
 
 --- The perfdata labels, in the order they are printed.
 M.PERFDATA = { "agents", "healthy", "stale", "heartbeat_unknown", "dead", "absent", "inactive", "drift",
@@ -126,21 +148,22 @@ local function judge_agent(row, ctx, out)
   local pane = row.pane or {}
   local unit = row.systemd or {}
   local hb = row.heartbeat or {}
-  if pane.state == "dead" then
+  local has = rows.has
+  if has(row, "dead") then
     local status = pane.dead_status and (" (exit status %s)"):format(pane.dead_status) or ""
     out[#out + 1] = problem("CRITICAL", "pane-dead", row, nil, "pane dead" .. status)
-  elseif pane.state == "absent" then
+  elseif has(row, "absent") then
     out[#out + 1] = problem("CRITICAL", "pane-absent", row, nil,
       ("pane absent: no tmux session on socket %s"):format(ctx.socket))
-  elseif pane.state == nil and ctx.server_absent then
+  elseif pane.state == nil and ctx.absent_on[row.host] then
     out[#out + 1] = problem("CRITICAL", "pane-absent", row, nil,
       ("pane absent: no tmux server on socket %s"):format(ctx.socket))
   end
-  if unit.active ~= nil and not ACTIVE[unit.active] then
+  if rows.unit_active(row) == false then
     out[#out + 1] = problem("CRITICAL", "unit-inactive", row, nil, ("unit %s is %s%s"):format(
       tostring(unit.unit), unit.active, unit.sub and (" (" .. unit.sub .. ")") or ""))
   end
-  if hb.health == "stale" then
+  if has(row, "stale") then
     out[#out + 1] = problem("CRITICAL", "heartbeat-stale", row, nil,
       ("heartbeat stale: last beat %s ago, interval %s s"):format(render.duration(hb.age_s),
         hb.interval_s and ("%g"):format(hb.interval_s) or "?"))
@@ -148,21 +171,19 @@ local function judge_agent(row, ctx, out)
     out[#out + 1] = problem("WARNING", "heartbeat-unknown", row, nil,
       "heartbeat unknown: " .. tostring(hb.reason or "no reading"))
   end
-  if row.drift == true then
+  if has(row, "drift") then
     out[#out + 1] = problem("WARNING", "drift", row, nil, ("drift: roster runtime %s, pane runs %s"):format(
       tostring(row.runtime), command_line(row.process, 60)))
   end
-  if row.boot_enable_warning == true then
+  if has(row, "boot-enable") then
     out[#out + 1] = problem("WARNING", "boot-enable", row, nil,
       ("unit %s is active but %s: it will not start at boot"):format(tostring(unit.unit), tostring(unit.enabled)))
   end
-  for _, f in ipairs(row.flags or {}) do
-    if f == "stopped" then
-      out[#out + 1] = problem("WARNING", "stopped", row, nil, "the pane's foreground process is stopped")
-    end
+  if has(row, "stopped") then
+    out[#out + 1] = problem("WARNING", "stopped", row, nil, "the pane's foreground process is stopped")
   end
   local act = row.activity or {}
-  if act.state == "waiting" then
+  if has(row, "waiting") then
     local since = render.epoch(act.since)
     if since and ctx.now and ctx.now - since > ctx.waiting then
       out[#out + 1] = problem("WARNING", "waiting", row, nil, ("waiting for %s for %s (over %s)"):format(
@@ -174,50 +195,30 @@ local function judge_agent(row, ctx, out)
   end
 end
 
+-- The perfdata label each counted flag adds to.
+local FLAG_COUNTS = { stale = "stale", dead = "dead", absent = "absent", drift = "drift",
+  ["boot-enable"] = "boot_enable", stopped = "stopped", leased = "leased", waiting = "waiting" }
+
 local function count(perf, row, ctx)
-  local pane = row.pane and row.pane.state
   local health = row.heartbeat and row.heartbeat.health or "unknown"
   perf.agents = perf.agents + 1
   if health == "healthy" then
     perf.healthy = perf.healthy + 1
-  elseif health == "stale" then
-    perf.stale = perf.stale + 1
-  else
+  elseif not rows.has(row, "stale") then
     perf.heartbeat_unknown = perf.heartbeat_unknown + 1
   end
-  if pane == "dead" then
-    perf.dead = perf.dead + 1
-  elseif pane == "absent" or (pane == nil and ctx.server_absent) then
+  for _, f in ipairs(row.flags or {}) do
+    local label = FLAG_COUNTS[f]
+    if label then
+      perf[label] = perf[label] + 1
+    end
+  end
+  if (row.pane or {}).state == nil and ctx.absent_on[row.host] then
     perf.absent = perf.absent + 1
   end
-  local active = row.systemd and row.systemd.active
-  if active ~= nil and not ACTIVE[active] then
+  if rows.unit_active(row) == false then
     perf.inactive = perf.inactive + 1
   end
-  if row.drift == true then
-    perf.drift = perf.drift + 1
-  end
-  if row.boot_enable_warning == true then
-    perf.boot_enable = perf.boot_enable + 1
-  end
-  for _, f in ipairs(row.flags or {}) do
-    if f == "stopped" then
-      perf.stopped = perf.stopped + 1
-    elseif f == "leased" then
-      perf.leased = perf.leased + 1
-    elseif f == "waiting" then
-      perf.waiting = perf.waiting + 1
-    end
-  end
-end
-
-local function is_unrostered(row)
-  for _, f in ipairs(row.flags or {}) do
-    if f == "unrostered" then
-      return true
-    end
-  end
-  return false
 end
 
 local function plural(n, word)
@@ -264,10 +265,11 @@ function M.evaluate(snapshot, opts)
   local ignore = opts.ignore or {}
   local host = snapshot.host
   local ctx = { socket = snapshot.socket, probed = false, now = render.epoch(snapshot.generated_at),
-    waiting = opts.waiting or 600 }
+    waiting = opts.waiting or 600, absent_on = {} }
   for _, w in ipairs(snapshot.warnings or {}) do
     if w.code == "tmux-server-absent" then
-      ctx.server_absent = true
+      -- hosts (SPEC 2.12): another host's warning names it
+      ctx.absent_on[w.host or host] = true
     elseif w.code == "run-dir-unsafe" then
       ctx.run_dir_unsafe = true
     end
@@ -275,6 +277,16 @@ function M.evaluate(snapshot, opts)
   for _, row in ipairs(snapshot.agents or {}) do
     if row.heartbeat and row.heartbeat.probe_answered ~= nil then
       ctx.probed = true
+    end
+  end
+
+  -- hosts (SPEC 2.12): the rows of a host that answered are judged like this host's own.
+  local observed, unreachable = {}, false
+  for _, h in ipairs(snapshot.hosts or {}) do
+    if h.reachable then
+      observed[h.name] = true
+    else
+      unreachable = true
     end
   end
 
@@ -291,11 +303,11 @@ function M.evaluate(snapshot, opts)
   for _, row in ipairs(snapshot.agents or {}) do
     if wanted == nil or wanted[row.name] then
       found[row.name] = true
-      if is_unrostered(row) then
+      if rows.has(row, "unrostered") then
         perf.unrostered = perf.unrostered + 1
         problems[#problems + 1] = problem("WARNING", "unrostered", row, nil,
           ("session '%s' on socket %s is not in the roster"):format(row.name, ctx.socket))
-      elseif row.host ~= host then
+      elseif row.host ~= host and not observed[row.host] then
         perf.remote = perf.remote + 1
       else
         count(perf, row, ctx)
@@ -307,15 +319,15 @@ function M.evaluate(snapshot, opts)
     local missing = {}
     for _, name in ipairs(opts.agents) do
       if not found[name] then
-        missing[#missing + 1] = name
+        local _, why = fleet.find(snapshot, name)
+        missing[#missing + 1] = why
       end
     end
     if #missing > 0 then
-      return M.unknown(("no agent named %s in the roster or on socket %s"):format(
-        table.concat(missing, ", "), tostring(snapshot.socket)), "no-such-agent", host)
+      return M.unknown(table.concat(missing, "; "), "no-such-agent", host)
     end
   end
-  if perf.agents == 0 and perf.unrostered == 0 then
+  if perf.agents == 0 and perf.unrostered == 0 and not unreachable then
     local why = perf.remote > 0 and ("%d agent(s) in scope run on other hosts"):format(perf.remote)
       or (opts.tenant and ("no rostered agent of tenant '%s'"):format(opts.tenant) or "no rostered agent in scope")
     return M.unknown(("nothing to check on %s: %s"):format(host, why), "nothing-to-check", host)
@@ -323,9 +335,8 @@ function M.evaluate(snapshot, opts)
 
   -- Fleet-level warnings.
   for _, w in ipairs(snapshot.warnings or {}) do
-    if w.code ~= "tmux-server-absent" and w.code ~= "remote-agents" then
-      local severity = UNREADABLE[w.code] and "UNKNOWN" or "WARNING"
-      problems[#problems + 1] = problem(severity, w.code, nil, host, w.message)
+    if not NOT_A_PROBLEM[w.code] then
+      problems[#problems + 1] = problem(warning_severity(w.code), w.code, nil, host, w.message)
     end
   end
 
@@ -426,44 +437,20 @@ function M.text(v)
   return table.concat(lines, "\n") .. "\n"
 end
 
--- The child that takes the snapshot (see M.snapshot).
-local PS_CHUNK = [[
-local query = mosaic.json.decode(os.getenv("MOSAIC_CHECK_QUERY") or "{}")
-local text, err = fleet.ps_json(query)
-if not text then
-  io.stderr:write(err, "\n")
-  os.exit(1)
-end
-io.write(text)
-]]
-
 --- snapshot(query, timeout) -> snapshot | nil, message, code
--- fleet.ps(query), bounded in time: it runs in a child `mosaic` that is killed after
--- `timeout` seconds. A host call cannot be stopped half-way in this process (the tmux
--- query has a 10 s limit of its own, each of the one or two systemctl queries 15 s, the
--- roster 2 s, probes their timeout), so only a child keeps a deadline shorter than that.
--- It costs one process start (a few ms). codes: timeout, roster-invalid, check-failed.
+-- hosts.ps(query) (fleet.ps joined with the other roster hosts' answers), bounded in time
+-- in this process (`mosaic.within`): the tmux and systemctl queries, the roster's
+-- evaluation, the probes and the ssh fan-out end by the deadline.
+-- codes: timeout, roster-invalid, host-unknown, check-failed.
 function M.snapshot(query, timeout)
-  local r, err = mosaic.exec({ mosaic.executable(), "-e", PS_CHUNK },
-    { timeout = math.max(timeout, 0.001), env = { MOSAIC_CHECK_QUERY = json.encode(query or {}) } })
-  if not r then
-    return nil, "cannot run fleet ps: " .. tostring(err), "check-failed"
+  local snapshot, err, code = mosaic.within(math.max(timeout, 0.001), require("mosaic.hosts").ps, query)
+  if snapshot then
+    return snapshot
   end
-  if r.timed_out then
+  if code == "timeout" then
     return nil, ("fleet ps did not answer within %s s"):format(number(timeout)), "timeout"
   end
-  local message = (r.stderr:match("^%s*(.-)%s*$") or ""):gsub("\n.*", ""):gsub("^mosaic: ", "")
-  if r.status ~= 0 then
-    if message == "" then
-      message = ("fleet ps exited with status %d"):format(r.status)
-    end
-    return nil, message, message:match("^roster:") and "roster-invalid" or "check-failed"
-  end
-  local snapshot, jerr = json.decode(r.stdout)
-  if type(snapshot) ~= "table" then
-    return nil, "fleet ps: " .. tostring(jerr), "check-failed"
-  end
-  return snapshot
+  return nil, tostring(err), code or "check-failed"
 end
 
 -- FNV-1a, 32 bits: a short stable name for a scope.
@@ -480,7 +467,7 @@ end
 -- are refused while checks of different scopes (one per tenant, say) run side by side.
 function M.lock_name(scope)
   local parts = {}
-  for _, k in ipairs({ "roster", "socket", "tenant", "probe" }) do
+  for _, k in ipairs({ "roster", "socket", "tenant", "probe", "host" }) do
     if scope[k] ~= nil and scope[k] ~= false then
       parts[#parts + 1] = k .. "=" .. tostring(scope[k])
     end

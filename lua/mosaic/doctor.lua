@@ -36,6 +36,7 @@
 -- WorkingDirectory=, and `-e VAR=VALUE` / `-c DIR` of the `tmux new-session` in ExecStart),
 -- else this user's own HOME.
 local json = require "mosaic.json"
+local row_rules = require "mosaic.row"
 
 local M = {}
 
@@ -809,7 +810,7 @@ local function check_unit(out, agent, props, row, socket)
         .. "systemctl --user restart %s"):format(shell_word(socket), shell_word(agent.session or agent.name), unit)))
   end
   local pane = row and row.pane
-  if pane and pane.state == "alive" and props.ActiveState ~= "active" and props.ActiveState ~= "reloading" then
+  if pane and pane.state == "alive" and not row_rules.ACTIVE[props.ActiveState] then
     out[#out + 1] = finding("unit-inactive-pane-alive", agent.name,
       ("unit %s is %s (%s) while the agent's pane is alive: systemd does not know the agent runs, so restarts, "
         .. "boot and `fleet check` judge it wrongly"):format(unit, props.ActiveState, tostring(props.SubState)),

@@ -13,35 +13,55 @@ M.roster = host.fleet_roster
 -- The options with the runtime profiles (mosaic.runtimes) that `activity` is read with.
 local with_runtimes = require "mosaic._options"
 
---- ps([{roster=, socket=, tenant=, probe=, probe_timeout=}]) -> snapshot | nil, message
--- snapshot = {schema, generated_at, host, socket, roster, warnings = {...}, agents = {...}}
+--- ps([{roster=, socket=, tenant=, probe=, probe_timeout=}]) -> snapshot | nil, message, code
+-- snapshot = {schema, generated_at, host, socket, roster, warnings = {...}, agents = {...}}.
+-- The one failure is the roster (missing, broken): code "roster-invalid".
 function M.ps(opts)
-  local snapshot, err = forward("ps", host.fleet_ps, with_runtimes(opts, 2, 1, "ps"))
-  return snapshot, err
+  local snapshot, err, code = forward("ps", host.fleet_ps, with_runtimes(opts, 2, 1, "ps"))
+  return snapshot, err, code
 end
 
---- ps_json([options [, pretty]]) -> the same snapshot as JSON text | nil, message
+--- ps_json([options [, pretty]]) -> the same snapshot as JSON text | nil, message, code
 -- Faster than json.encode(fleet.ps()) for big fleets: no Lua tables are built.
 function M.ps_json(opts, pretty)
-  local text, err = forward("ps_json", host.fleet_ps_json, with_runtimes(opts, 2, 1, "ps_json"), pretty)
-  return text, err
+  local text, err, code = forward("ps_json", host.fleet_ps_json, with_runtimes(opts, 2, 1, "ps_json"), pretty)
+  return text, err, code
 end
 
---- agent(name [, ps options]) -> row | nil, message
-function M.agent(name, opts)
+--- find(snapshot, name) -> row | nil, message, code
+-- The row of agent `name` in a snapshot from `ps`, or mosaic's one "no such agent" message
+-- ("<name>: no such agent in the roster (<path>) or session on socket <socket>", with a
+-- "did you mean" over the snapshot's names) and code "no-such-agent". Example:
+--   local row, err = fleet.find(fleet.ps(), "coder-1")
+function M.find(snapshot, name)
+  if type(snapshot) ~= "table" or type(snapshot.agents) ~= "table" then
+    error(("bad argument #1 to 'find' (fleet.ps snapshot expected, got %s)"):format(type(snapshot)), 2)
+  end
   if type(name) ~= "string" then
-    error(("bad argument #1 to 'agent' (string expected, got %s)"):format(type(name)), 2)
+    error(("bad argument #2 to 'find' (string expected, got %s)"):format(type(name)), 2)
   end
-  local snapshot, err = forward("agent", host.fleet_ps, with_runtimes(opts, 2, 2, "agent"))
-  if not snapshot then
-    return nil, err
-  end
+  local names = setmetatable({}, host.array_mt)
   for _, row in ipairs(snapshot.agents) do
     if row.name == name then
       return row
     end
+    names[#names + 1] = row.name
   end
-  return nil, ("no agent named '%s' in the roster or on socket %s"):format(name, snapshot.socket)
+  return nil, host.agent_unknown(name, names, tostring(snapshot.socket), tostring(snapshot.roster))
+end
+
+--- agent(name [, ps options]) -> row | nil, message, code
+-- `ps` and `find`: the whole row of one agent (every plane read). For its pane alone,
+-- `agent.resolve` reads far less.
+function M.agent(name, opts)
+  if type(name) ~= "string" then
+    error(("bad argument #1 to 'agent' (string expected, got %s)"):format(type(name)), 2)
+  end
+  local snapshot, err, code = forward("agent", host.fleet_ps, with_runtimes(opts, 2, 2, "agent"))
+  if not snapshot then
+    return nil, err, code
+  end
+  return M.find(snapshot, name)
 end
 
 --- probe(name_or_names [, timeout]) -> {name = answered?} | nil, message
@@ -81,9 +101,10 @@ function M.wait(opts)
       for k in pairs(known) do
         names[#names + 1] = k
       end
+      table.sort(names)
       local hint = closest(tostring(key), names)
       error(("bad argument #1 to 'wait' (unknown option '%s'%s)"):format(tostring(key),
-        hint and (", did you mean '" .. hint .. "'?") or ""), 2)
+        hint and (" (did you mean '" .. hint .. "'?)") or ""), 2)
     end
   end
   local names = opts.agents or { opts.agent }
@@ -121,7 +142,7 @@ function M.wait(opts)
       for _, name in ipairs(names) do
         local row = by_name[name]
         if not row then
-          missing[#missing + 1] = name
+          missing[#missing + 1] = select(2, M.find(snapshot, name))
         else
           local ok = (opts.health == nil or (row.heartbeat and row.heartbeat.health) == opts.health)
             and (opts.pane == nil or (row.pane and row.pane.state) == opts.pane)
@@ -135,7 +156,7 @@ function M.wait(opts)
       if #missing == 0 and #pending == 0 then
         return by_name
       end
-      last = #missing > 0 and ("no such agent: " .. table.concat(missing, ", ")) or table.concat(pending, "; ")
+      last = #missing > 0 and table.concat(missing, "; ") or table.concat(pending, "; ")
     else
       last = err
     end

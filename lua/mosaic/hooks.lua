@@ -223,36 +223,33 @@ function M.attribute(runtime, event, opts)
   if named and named ~= "" then
     return named
   end
+  if runtime ~= "codex" then
+    -- The pane alone: the roster and one tmux listing (the resolver's rule), no systemd.
+    local name, why = host.agent_of_pane(os.getenv("TMUX_PANE") or "", { roster = opts.roster,
+      socket = opts.socket })
+    return name, why
+  end
   local snapshot, err = fleet.ps({ roster = opts.roster, socket = opts.socket })
   if not snapshot then
     return nil, err
   end
-  if runtime == "codex" then
-    local match, seen = nil, {}
-    for _, row in ipairs(snapshot.agents) do
-      if row.runtime == "codex" then
-        local cwd = row.process and row.process.cwd
-        seen[#seen + 1] = ("%s in %s, pane %s"):format(row.name, tostring(cwd), tostring(row.pane and row.pane.state))
-        if cwd == event.cwd then
-          if match then
-            return nil, ("two codex agents work in %s; cannot tell which one this event is"):format(event.cwd)
-          end
-          match = row.name
+  local match, seen = nil, {}
+  for _, row in ipairs(snapshot.agents) do
+    if row.runtime == "codex" then
+      local cwd = row.process and row.process.cwd
+      seen[#seen + 1] = ("%s in %s, pane %s"):format(row.name, tostring(cwd), tostring(row.pane and row.pane.state))
+      if cwd == event.cwd then
+        if match then
+          return nil, ("two codex agents work in %s; cannot tell which one this event is"):format(event.cwd)
         end
+        match = row.name
       end
     end
-    if not match then
-      return nil, ("no codex agent works in %s (%s)"):format(tostring(event.cwd), table.concat(seen, ", "))
-    end
-    return match
   end
-  local pane = os.getenv("TMUX_PANE")
-  for _, row in ipairs(snapshot.agents) do
-    if pane and row.pane and row.pane.id == pane then
-      return row.name
-    end
+  if not match then
+    return nil, ("no codex agent works in %s (%s)"):format(tostring(event.cwd), table.concat(seen, ", "))
   end
-  return nil, ("no agent's pane is %s"):format(tostring(pane))
+  return match
 end
 
 --- event(runtime, text, opts) -> heartbeat line written | nil, why

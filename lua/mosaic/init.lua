@@ -2,6 +2,7 @@
 -- Functions that only forward to the host are the host's own, so a wrong argument
 -- raises an error that points at the caller's line.
 local host = require "mosaic._host"
+local forward = require "mosaic._forward"
 
 local M = {}
 
@@ -13,6 +14,12 @@ M.inspect = require "mosaic.inspect"
 -- Runs a program from an argv list (never through a shell). nil, message if it cannot start.
 M.exec = host.exec
 
+--- exec_many({ {argv=, stdin=, timeout=}, ... }) -> { result, ... }
+-- Runs the programs at the same time and waits for all: each result is exec's table, or
+-- {error = message} when that program could not start. Each is killed at its own timeout
+-- (default 30 s). The fan-out to other hosts uses it (SPEC 2.12).
+M.exec_many = host.exec_many
+
 --- sleep(seconds): interruptible by Ctrl-C and by a script's time limit.
 M.sleep = host.sleep
 
@@ -21,6 +28,15 @@ M.now = host.now
 
 --- monotonic() -> seconds on a clock that never jumps (for durations).
 M.monotonic = host.monotonic
+
+--- within(seconds, fn, ...) -> fn(...)'s results | nil, "timed out after S s", "timeout"
+-- Runs fn under a time limit of its own, in this process: the hook that ends a
+-- `mosaic run --timeout` script stops it, and host calls inside (fleet.ps's tmux and
+-- systemctl queries, probes, exec, sleep) end by then. An error of fn is raised again; an
+-- outer time limit that ends first still ends the script. Example:
+--   local snapshot, err, code = mosaic.within(5, fleet.ps)
+--   if code == "timeout" then print("fleet ps took over 5 s") end
+M.within = host.within
 
 --- executable() -> the absolute path of the running mosaic binary.
 M.executable = host.executable
@@ -69,33 +85,24 @@ lock_mt.__tostring = function(self)
   return ("mosaic.lock %s (%s)"):format(self.name, self._fd and "held" or "released")
 end
 
---- lock(name [, {wait=seconds}]) -> handle | nil, message
+--- lock(name [, {wait=seconds}]) -> handle | nil, message, code [, holder pid]
 -- A single-instance lock for jobs: an exclusive flock on <run>/<name>.lock, which the kernel
 -- drops when this process exits, however it exits. `name`: letters, digits, '-' and '_'.
 -- `wait` (default 0) is how long to wait for the holder; a refusal says who holds it:
--- "lock 'nightly' is held by pid 4242". handle = {name=, path=, release=, held=}. Example:
+-- "lock 'nightly' is held by pid 4242", code "held" and the holder's pid when it is held,
+-- code "held-by-self" when this process holds it already, code "lock-failed" when the lock
+-- file cannot be used. handle = {name=, path=, release=, held=}. Example:
 --   local l, err = mosaic.lock("nightly")
 --   if not l then mosaic.die(err, 3) end
 --   ... the job ...
 --   l:release()
 function M.lock(name, opts)
-  if type(name) ~= "string" then
-    error(("bad argument #1 to 'lock' (string expected, got %s)"):format(type(name)), 2)
-  end
-  if opts ~= nil and type(opts) ~= "table" then
-    error(("bad argument #2 to 'lock' (table expected, got %s)"):format(type(opts)), 2)
-  end
-  local ok, fd, path = pcall(host.lock_acquire, name, opts)
-  if not ok then
-    if type(fd) == "string" and fd:find("bad argument", 1, true) then
-      -- A bad name or option: raise it again at the caller's line.
-      local why = fd:gsub("^[^:\n]*:%d+: ", ""):gsub("'[%w._]*lock_acquire'", "'lock'")
-      error(why, 2)
-    end
-    error(fd, 0) -- Ctrl-C or the time limit stopped the wait: pass it on unchanged.
-  end
+  local fd, path, code, holder = forward("lock", host.lock_acquire, name, opts)
   if not fd then
-    return nil, path
+    if holder == nil then
+      return nil, path, code
+    end
+    return nil, path, code, holder
   end
   return setmetatable({ name = name, path = path, _fd = fd }, lock_mt)
 end

@@ -9,6 +9,9 @@
 -- fires for a dead agent and for a dead exporter alike (and
 --   time() - mosaic_export_timestamp_seconds > 300
 -- tells which). No sample carries a timestamp: the textfile collector refuses them.
+-- Flags, warning codes and unit states are FleetCore's (mosaic.row), not restated here.
+local rows = require "mosaic.row"
+
 local M = {}
 
 --- escape_label(value) -> the value escaped for a label: \\, \", \n.
@@ -121,8 +124,7 @@ function M.epoch(iso)
 end
 
 -- Fleet-level warning codes exported with 0 when absent, so alerts can resolve.
-M.WARNING_CODES = { "tmux-server-absent", "tmux-unreadable", "user-manager-unreachable", "linger-disabled",
-  "tmux-too-old", "run-dir-unsafe", "remote-agents" }
+M.WARNING_CODES = { table.unpack(rows.WARNINGS) }
 
 M.PANE_STATES = { "alive", "dead", "absent" }
 -- What the agent is doing (fleet ps's `activity.state`); a row without `activity` (or with a
@@ -130,26 +132,7 @@ M.PANE_STATES = { "alive", "dead", "absent" }
 M.ACTIVITY_STATES = { "working", "waiting", "idle", "starting", "unknown" }
 M.UNIT_STATES = { "active", "reloading", "inactive", "failed", "activating", "deactivating", "maintenance",
   "refreshing" }
--- Unit-file states with which a unit starts at boot (as fleet ps's boot-enable rule).
-local BOOT_SAFE = { enabled = true, static = true, generated = true }
-
-local function is_unrostered(row)
-  for _, f in ipairs(row.flags or {}) do
-    if f == "unrostered" then
-      return true
-    end
-  end
-  return false
-end
-
-local function has_flag(row, flag)
-  for _, f in ipairs(row.flags or {}) do
-    if f == flag then
-      return true
-    end
-  end
-  return false
-end
+local has_flag = rows.has
 
 local function bool(v)
   if v == nil then
@@ -234,7 +217,7 @@ function M.fleet(snapshot, opts)
 
   local per_tenant, tenants, unrostered = {}, {}, 0
   for _, row in ipairs(snapshot.agents or {}) do
-    if is_unrostered(row) then
+    if has_flag(row, "unrostered") then
       unrostered = unrostered + 1
     elseif row.host == host then
       local tenant = row.tenant_id or ""
@@ -271,7 +254,7 @@ function M.fleet(snapshot, opts)
       end
 
       if unit.active ~= nil then
-        F.unit_active:add(base, (unit.active == "active" or unit.active == "reloading") and 1 or 0)
+        F.unit_active:add(base, bool(rows.unit_active(row)))
         local seen = false
         for _, s in ipairs(M.UNIT_STATES) do
           seen = seen or s == unit.active
@@ -281,9 +264,7 @@ function M.fleet(snapshot, opts)
           F.unit_state:add(with("state", unit.active), 1)
         end
       end
-      if unit.enabled ~= nil then
-        F.unit_enabled:add(base, BOOT_SAFE[unit.enabled] and 1 or 0)
-      end
+      F.unit_enabled:add(base, bool(rows.boot_safe(row)))
       F.boot_gap:add(base, bool(row.boot_enable_warning))
       F.drift:add(base, bool(row.drift))
 

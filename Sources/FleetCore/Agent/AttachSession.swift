@@ -176,65 +176,18 @@ public struct AgentAttach {
 
   /// Runs the tmux client on this terminal and waits for it.
   private func attachClient() -> AttachOutcome {
-    guard let signals = SignalPipe.install([SIGTERM, SIGHUP, SIGINT, SIGQUIT, SIGCHLD]) else {
-      return AttachOutcome(status: 1, message: "cannot install signal handlers")
-    }
-    defer { signals.uninstall() }
-    Console.flush()
-
-    var attr = posix_spawnattr_t()
-    posix_spawnattr_init(&attr)
-    defer { posix_spawnattr_destroy(&attr) }
-    var defaults = sigset_t()
-    sigemptyset(&defaults)
-    for s in [SIGPIPE, SIGINT, SIGTERM, SIGQUIT, SIGCHLD, SIGHUP, SIGTSTP, SIGTTIN, SIGTTOU] {
-      sigaddset(&defaults, s)
-    }
-    posix_spawnattr_setsigdefault(&attr, &defaults)
-    var empty = sigset_t()
-    sigemptyset(&empty)
-    posix_spawnattr_setsigmask(&attr, &empty)
-    // Same process group: the client must be in the terminal's foreground group.
-    posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-
-    var pid: pid_t = 0
-    let rc = withCStrings(argv) { a in
-      withCStrings(Self.childEnvironment()) { e in
-        posix_spawnp(&pid, options.program, nil, &attr, a, e)
-      }
-    }
-    guard rc == 0 else {
-      return AttachOutcome(
-        status: 1, message: "cannot run \(options.program): \(String(cString: strerror(rc)))")
-    }
-
-    var signalled: Int32? = nil
-    var killAt: Double? = nil
-    var waitStatus: Int32 = 0
-    while true {
-      let w = waitpid(pid, &waitStatus, WNOHANG)
-      if w == pid || (w < 0 && errno == ECHILD) { break }
-      var p = pollfd(fd: signals.readFD, events: Int16(POLLIN), revents: 0)
-      _ = poll(&p, 1, 250)
-      for s in signals.drain() where s.signo == SIGTERM || s.signo == SIGHUP {
-        signalled = signalled ?? s.signo
-        kill(pid, s.signo)
-        killAt = killAt ?? Clock.monotonic() + 3
-      }
-      if let at = killAt, Clock.monotonic() > at {
-        kill(pid, SIGKILL)
-        killAt = .infinity
-      }
-    }
-    if let s = signalled {
-      return AttachOutcome(status: 128 + s, message: "ended by signal \(s)")
-    }
-    if waitStatus & 0x7F == 0 {
-      let status = (waitStatus >> 8) & 0xFF
+    switch ForegroundCommand.run(
+      argv, program: options.program, environment: Self.childEnvironment())
+    {
+    case .exited(let status):
       return AttachOutcome(
         status: status, message: status == 0 ? nil : "tmux attach-session exited with \(status)")
+    case .killed(let sig):
+      return AttachOutcome(status: 128 + sig, message: "tmux client killed by signal \(sig)")
+    case .passedOn(let sig):
+      return AttachOutcome(status: 128 + sig, message: "ended by signal \(sig)")
+    case .notStarted(let why):
+      return AttachOutcome(status: 1, message: why)
     }
-    let sig = waitStatus & 0x7F
-    return AttachOutcome(status: 128 + sig, message: "tmux client killed by signal \(sig)")
   }
 }

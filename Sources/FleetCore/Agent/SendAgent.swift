@@ -16,6 +16,9 @@ public struct AgentSendOptions: Sendable {
   public var force: Bool
   /// tmux socket name; nil means the roster's.
   public var socket: String?
+  /// No roster file exists yet: the roster given is empty, and "no such agent" says how
+  /// to make one (`AgentResolver`).
+  public var rosterMissing = false
   /// Seconds to wait for another send to the same agent to finish.
   public var lockWait: Double
   /// Append ` [m:<random nonce>]` to the text, so an agent that acknowledges nonces
@@ -50,11 +53,11 @@ public struct AgentSendOptions: Sendable {
 /// delivers the text exactly (tmux buffer from stdin, bracketed paste, then Enter as a
 /// separate tmux call), and with `verify` classifies what became of it (`SendJudge`).
 ///
-/// Names resolve through the roster first (agent name → its session); a name that is no
-/// roster agent addresses the unrostered tmux session of exactly that name on the socket
-/// (as `fleet ps` lists it), if the name is a valid agent name and no roster agent uses
-/// that session. Targets are always the pane id `%N` of the agent pane from one
-/// `list-panes` call. All waiting happens under the per-agent lock (`SendLock`).
+/// Names resolve by `AgentResolver`'s rule, the one every verb uses (a roster agent, else
+/// the unrostered session of exactly that name); a send also needs the name to be usable
+/// as a file name in `<run>` (its lock). Targets are always the pane id `%N` of the agent
+/// pane from one `list-panes` call. All waiting happens under the per-agent lock
+/// (`SendLock`).
 public struct AgentSender {
   public var runner: any CommandRunner
   public var tmuxProgram: String
@@ -186,6 +189,8 @@ private final class SendRun {
   // Filled in as the phases go.
   var session = ""
   var rostered: RosterAgent?
+  let resolver: AgentResolver
+  var identity: AgentIdentity?
   var lock: SendLock?
   var deadline = 0.0
   var pane = TmuxPane(session: "", paneId: "")
@@ -215,7 +220,10 @@ private final class SendRun {
     self.name = name
     self.roster = roster
     self.options = options
-    let socket = options.socket ?? roster.socket
+    resolver = AgentResolver(
+      roster: roster, rosterMissing: options.rosterMissing, socket: options.socket,
+      host: sender.host)
+    let socket = resolver.socket
     tmux = TmuxClient(socket: socket, runner: sender.runner, program: sender.tmuxProgram)
     result = AgentSendResult(agent: name, host: sender.host, socket: socket)
     result.verify = options.verify
@@ -228,10 +236,15 @@ private final class SendRun {
     .int(Int64(((Clock.monotonic() - t) * 1000).rounded()))
   }
 
-  func refuse(_ why: String) -> Bool {
+  func refuse(_ why: String, code: String = "refused") -> Bool {
     result.refused = why
+    result.refusedCode = code
     result.detail = why
     return false
+  }
+
+  func refuse(_ error: AgentLookupError) -> Bool {
+    refuse(error.message, code: error.code.rawValue)
   }
 
   func execute(_ text: [UInt8]) {
@@ -250,31 +263,29 @@ private final class SendRun {
     verify()
   }
 
-  /// Who: a roster agent, else the unrostered session of that name.
+  /// Who (`AgentResolver.identify`): a roster agent, else the unrostered session of that
+  /// name; the pane comes after the lock.
   func resolve() -> Bool {
-    if let agent = roster.agent(named: name) {
-      rostered = agent
-      session = agent.session
-      result.tenantId = agent.tenant
-      result.host = agent.host
-      guard agent.host == sender.host else {
-        return refuse("runs on host \(agent.host); agent send reaches only this host's panes")
-      }
-    } else {
-      // A session name becomes a file name in <run> (the send lock): `[A-Za-z0-9_-]`, up to
-      // 64. A leading `-` is fine there (the path is absolute) and `fleet ps` lists it.
-      guard HeartbeatParser.isNonce(name) else { return refuse("no such agent") }
-      if let owner = roster.agent(inSession: name) {
-        return refuse("no such agent (session '\(name)' belongs to agent '\(owner.name)')")
-      }
-      session = name
+    let id: AgentIdentity
+    switch resolver.identify(name) {
+    case .success(let found): id = found
+    case .failure(let e): return refuse(e)
     }
+    rostered = id.rostered
+    session = id.session
+    if id.rostered != nil {
+      result.tenantId = id.tenant
+      result.host = id.host
+    }
+    if case .failure(let e) = resolver.requireLocal(id) { return refuse(e) }
+    // The name becomes a file name in <run> (the send lock): `[A-Za-z0-9_-]`, up to 64. A
+    // leading `-` is fine there (the path is absolute) and `fleet ps` lists it.
+    guard HeartbeatParser.isNonce(name) else {
+      return refuse(resolver.noSuchAgent(name, sessions: []))
+    }
+    identity = id
     result.session = session
     return true
-  }
-
-  var noSuchAgent: String {
-    "no such agent in the roster (\(roster.path)) or session on socket \(socket)"
   }
 
   /// The lock first (a send that waited for another sees the pane as that one left it),
@@ -283,29 +294,21 @@ private final class SendRun {
     do throws(FileError) {
       try Files.ensurePrivateDirectory(options.runDir)
     } catch {
-      return refuse("run directory \(error.message)")
+      return refuse("run directory \(error.message)", code: "run-dir")
     }
     let lockStart = Clock.monotonic()
     switch SendLock.acquire(path: "\(options.runDir)/\(name).send.lock", wait: options.lockWait) {
     case .success(let l): lock = l
-    case .failure(let e): return refuse(e.message)
+    case .failure(let e): return refuse(e.message, code: "locked")
     }
     ev.append(("lock_wait_ms", ms(since: lockStart)))
     deadline = Clock.monotonic() + options.timeout
 
-    let listing: TmuxListing
-    switch tmux.listPanes() {
-    case .success(let l): listing = l
-    case .failure(.serverAbsent):
-      return refuse(
-        rostered == nil
-          ? noSuchAgent : "no session '\(session)': no tmux server on socket \(socket)")
-    case .failure(let e): return refuse("tmux socket \(socket): \(e)")
+    guard let identity else { return false }
+    switch resolver.locate(identity, in: tmux.listPanes()) {
+    case .success(let target): pane = target.pane
+    case .failure(let e): return refuse(e)
     }
-    guard let found = listing.agentPane(of: session) else {
-      return refuse(rostered == nil ? noSuchAgent : "no session '\(session)' on socket \(socket)")
-    }
-    pane = found
     result.paneId = pane.paneId
     ev.append(("pane", .string(pane.paneId)))
     ev.append(("tty", .string(pane.tty)))
@@ -314,20 +317,20 @@ private final class SendRun {
       let how =
         pane.deadSignal.map { "killed by signal \($0)" }
         ?? pane.deadStatus.map { "exited with status \($0)" } ?? "exited"
-      return refuse("pane \(pane.paneId) is dead (its program \(how))")
+      return refuse("pane \(pane.paneId) is dead (its program \(how))", code: "pane-dead")
     }
     if pane.inMode {
       return refuse(
         "pane \(pane.paneId) is in \(pane.mode ?? "a mode"), which would swallow the keys"
-          + " (leave it: tmux -L \(socket) copy-mode -q -t \(pane.paneId))")
+          + " (leave it: tmux -L \(socket) copy-mode -q -t \(pane.paneId))", code: "pane-in-mode")
     }
     if pane.inputOff {
       return refuse(
         "pane \(pane.paneId) has input disabled"
-          + " (tmux -L \(socket) select-pane -e -t \(pane.paneId))")
+          + " (tmux -L \(socket) select-pane -e -t \(pane.paneId))", code: "input-off")
     }
     guard let pid = pane.panePid, TmuxArgv.isPaneId(pane.paneId) else {
-      return refuse("pane \(pane.paneId): tmux reported no process")
+      return refuse("pane \(pane.paneId): tmux reported no process", code: "pane-dead")
     }
     panePid = pid
     if ProcPlane.hasStoppedProcessInForeground(ofPanePid: pid, procRoot: procRoot) == true {
@@ -336,12 +339,13 @@ private final class SendRun {
       }
       return refuse(
         "a process in the pane's foreground\(who ?? "") is stopped;"
-          + " resume it first (fg, or kill -CONT)")
+          + " resume it first (fg, or kill -CONT)", code: "stopped")
     }
     if let lease = LeaseStore(runDir: options.runDir).read(agent: name) {
       if !options.force {
         return refuse(
-          "leased by \(lease.holder) since \(lease.since) (agent attach); --force sends anyway")
+          "leased by \(lease.holder) since \(lease.since) (agent attach); --force sends anyway",
+          code: "leased")
       }
       ev.append(("lease_overridden", lease.jsonValue))
     }
@@ -371,7 +375,7 @@ private final class SendRun {
     profile = runtime.flatMap { options.profiles[$0] }
     ev.append(("runtime", .from(runtime)))
     if let why = AgentSender.textProblem(text, profile: profile, options: options) {
-      return refuse(why)
+      return refuse(why, code: "text")
     }
     return true
   }
@@ -411,11 +415,12 @@ private final class SendRun {
     case .waiting:
       return refuse(
         "waiting for \(activity.waitingFor ?? "a human") (\(activity.source ?? "screen")):"
-          + " Enter would answer it; nothing was sent (--force sends anyway)")
+          + " Enter would answer it; nothing was sent (--force sends anyway)", code: "waiting")
     case .starting:
       return refuse(
         "starting\(activity.waitingFor.map { " (\($0) open)" } ?? ""), not at its input prompt:"
-          + " Enter would answer a start-up dialog; nothing was sent (--force sends anyway)")
+          + " Enter would answer a start-up dialog; nothing was sent (--force sends anyway)",
+        code: "starting")
     default: break
     }
     // A runtime that has just started or finished a turn may draw its prompt a moment
@@ -433,7 +438,7 @@ private final class SendRun {
     if profile.prompt != nil, !reader.atPrompt(screen, profile: profile) {
       return refuse(
         "its input prompt is not on screen (cursor row: \"\(screen.cursorRow.prefix(60))\");"
-          + " nothing was sent (--force sends anyway)")
+          + " nothing was sent (--force sends anyway)", code: "no-prompt")
     }
     return true
   }
@@ -472,11 +477,11 @@ private final class SendRun {
       let buffer = "mosaic-send-\(getpid())-\(HeartbeatStore.makeNonce())"
       if case .failure(let e) = tmux.run(tmux.argv.loadBuffer(buffer), input: message) {
         _ = tmux.run(tmux.argv.deleteBuffer(buffer))
-        return refuse("could not load the text into tmux: \(e)")
+        return refuse("could not load the text into tmux: \(e)", code: "tmux-failed")
       }
       if case .failure(let e) = tmux.run(tmux.argv.pasteBuffer(buffer, into: pane.paneId)) {
         _ = tmux.run(tmux.argv.deleteBuffer(buffer))
-        return refuse("could not paste into pane \(pane.paneId): \(e)")
+        return refuse("could not paste into pane \(pane.paneId): \(e)", code: "tmux-failed")
       }
     }
     result.delivered = true

@@ -28,6 +28,9 @@ public struct AgentSendResult: Sendable {
   public var timedOut = false
   /// Why the send was refused before anything was delivered; nil otherwise.
   public var refused: String?
+  /// What kind of refusal, for code to branch on (`no-such-agent`, `remote-host`,
+  /// `no-session`, `tmux-unreadable`, `pane-dead`, `leased`, ...); nil when not refused.
+  public var refusedCode: String?
   /// A failure after the text was delivered (Enter could not be sent).
   public var error: String?
   /// One line for humans.
@@ -71,6 +74,7 @@ public struct AgentSendResult: Sendable {
       ("timed_out", .bool(timedOut)),
       ("exit", .int(Int64(exitCode))),
       ("refused", .from(refused)),
+      ("refused_code", .from(refusedCode)),
       ("error", .from(error)),
       ("detail", .string(detail)),
       ("evidence", .object(evidence)),

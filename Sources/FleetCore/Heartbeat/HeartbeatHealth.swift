@@ -31,18 +31,24 @@ public struct HeartbeatReading: Sendable, Equatable {
 
   public var isHealthy: Bool { health == HeartbeatHealth.healthy }
 
-  /// The `heartbeat` object of `fleet ps --json` (SPEC 2.4): health, age_s, ts, pid,
-  /// status, interval_s, reason; unknown values are null.
-  public var jsonValue: JSONValue {
-    .object([
-      ("health", .string(health)),
-      ("age_s", .from(ageS.map { ($0 * 10).rounded() / 10 })),
-      ("ts", .from(heartbeat?.tsText)),
-      ("pid", .from(heartbeat.map { Int($0.pid) })),
-      ("status", .from(heartbeat?.status)),
-      ("interval_s", .double(intervalS)),
-      ("reason", .from(reason)),
-    ])
+  /// The heartbeat object, built here only: SPEC 2.4's keys (health, age_s, ts, pid,
+  /// status, interval_s, reason), the reserved keys seq, ack, progress, then what the
+  /// caller adds (`fleet ps` rows: probe_answered; `heartbeat.read`: probe, skew). Unknown
+  /// values are null.
+  public func jsonValue(then more: [(String, JSONValue)] = []) -> JSONValue {
+    .object(
+      [
+        ("health", .string(health)),
+        ("age_s", .from(ageS.map { ($0 * 10).rounded() / 10 })),
+        ("ts", .from(heartbeat?.tsText)),
+        ("pid", .from(heartbeat.map { Int($0.pid) })),
+        ("status", .from(heartbeat?.status)),
+        ("interval_s", .double(intervalS)),
+        ("reason", .from(reason)),
+        ("seq", .from(heartbeat?.seq.map { Int($0) })),
+        ("ack", .from(heartbeat?.ack)),
+        ("progress", .from(heartbeat?.progress)),
+      ] + more)
   }
 }
 

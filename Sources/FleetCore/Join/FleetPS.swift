@@ -61,24 +61,19 @@ public struct FleetPlanes {
 /// systemd plane's one or two, `/proc` and files in-process). A plane that cannot be read
 /// leaves its cells null and adds a fleet-level warning; the rest of each row is filled.
 public enum FleetPS {
-  /// Unit-file states with which an active unit also starts at boot (SPEC 2.4).
-  public static let bootSafeStates: Set<String> = ["enabled", "static", "generated"]
-
-  public static let schema = "mosaic.fleet.ps/v1"
-
   public static func snapshot(roster: Roster, options: FleetPSOptions, planes: FleetPlanes)
-    -> JSONValue
+    -> FleetSnapshot
   {
     let socket = options.socket ?? roster.socket
-    var warnings: [JSONValue] = []
-    func warn(_ code: String, _ message: String) {
-      warnings.append(.object([("code", .string(code)), ("message", .string(message))]))
+    var warnings: [FleetWarning] = []
+    func warn(_ code: FleetWarning.Code, _ message: String) {
+      warnings.append(FleetWarning(code, message))
     }
     let agents = roster.agents.filter { options.tenant == nil || $0.tenant == options.tenant }
     let local = agents.filter { $0.host == planes.host }
     if local.count < agents.count {
       warn(
-        "remote-agents",
+        .remoteAgents,
         "\(agents.count - local.count) agent(s) run on other hosts; mosaic reads only this host's planes"
       )
     }
@@ -89,7 +84,7 @@ public enum FleetPS {
       try Files.ensurePrivateDirectory(options.runDir)
     }) {
       runDirProblem = failure.message
-      warn("run-dir-unsafe", "heartbeats not read: \(failure.message)")
+      warn(.runDirUnsafe, "heartbeats not read: \(failure.message)")
     }
     let store = HeartbeatStore(runDir: options.runDir)
 
@@ -131,13 +126,13 @@ public enum FleetPS {
       listing = l
       if let v = l.version, tmuxVersionAtLeast("3.2", v) == false {
         warn(
-          "tmux-too-old", "tmux \(v) is older than 3.2: read-only and size guarantees do not hold")
+          .tmuxTooOld, "tmux \(v) is older than 3.2: read-only and size guarantees do not hold")
       }
     case .failure(let error):
       if case .serverAbsent = error {
-        warn("tmux-server-absent", "no tmux server is running on socket \(socket)")
+        warn(.tmuxServerAbsent, "no tmux server is running on socket \(socket)")
       } else {
-        warn("tmux-unreadable", "tmux socket \(socket): \(error)")
+        warn(.tmuxUnreadable, "tmux socket \(socket): \(error)")
       }
     }
     // The process in each live pane, read while systemd is still answering.
@@ -154,11 +149,11 @@ public enum FleetPS {
     let (unitResult, linger) = systemdTask.wait()
     switch unitResult {
     case .success(let u): units = u
-    case .failure(let error): warn("user-manager-unreachable", error.message)
+    case .failure(let error): warn(.userManagerUnreachable, error.message)
     }
     if linger == false {
       warn(
-        "linger-disabled",
+        .lingerDisabled,
         "lingering is disabled for this user: the user manager, and so the fleet, starts only at login"
           + " (loginctl enable-linger)")
     }
@@ -193,17 +188,9 @@ public enum FleetPS {
             defaultTenant: roster.tenant))
       }
     }
-    let rows = context.rows(inputs)
-
-    return .object([
-      ("schema", .string(schema)),
-      ("generated_at", .string(ISO8601.format(now))),
-      ("host", .string(planes.host)),
-      ("socket", .string(socket)),
-      ("roster", .string(roster.path)),
-      ("warnings", .array(warnings)),
-      ("agents", .array(rows)),
-    ])
+    return FleetSnapshot(
+      generatedAt: now, host: planes.host, socket: socket, roster: roster.path,
+      warnings: warnings, agents: context.rows(inputs))
   }
 }
 
@@ -272,7 +259,7 @@ struct RowContext {
 
   /// Every row, reading `activity` from records first and looking at the screens of the
   /// panes that still need it in one tmux call.
-  func rows(_ inputs: [RowInput]) -> [JSONValue] {
+  func rows(_ inputs: [RowInput]) -> [AgentRow] {
     let founds = inputs.map(found)
     reader.prefetchClaudeRecords(
       founds.compactMap { f in f.flatMap { profile($0)?.record == "claude" ? $0.process : nil } })
@@ -319,130 +306,40 @@ struct RowContext {
       heartbeatHealthy: input.heartbeat?.health == "healthy", screen: screen)
   }
 
-  /// One row of SPEC 2.4's `agents`.
-  func row(_ input: RowInput, found: Found?, activity: Activity?) -> JSONValue {
-    var flags: [String] = []
+  /// One row of SPEC 2.4's `agents`: the planes' answers put together; its flags follow
+  /// from them (`AgentRow.flags`).
+  func row(_ input: RowInput, found: Found?, activity: Activity?) -> AgentRow {
     let agent = input.agent
-
-    // systemd
     var status: UnitStatus? = nil
     if case .known(let s) = input.unit { status = s }
-    let systemd: JSONValue = .object([
-      ("unit", .from(agent?.unit)),
-      ("active", .from(status?.active)),
-      ("sub", .from(status?.sub)),
-      ("enabled", .from(status?.enabled)),
-    ])
-    var bootWarning: Bool? = nil
-    if let active = status?.active {
-      if active != "active" {
-        bootWarning = false
-      } else if let enabled = status?.enabled {
-        bootWarning = !FleetPS.bootSafeStates.contains(enabled)
-      }
+
+    let pane: AgentRow.Pane
+    switch input.pane {
+    case .unknown: pane = .unknown
+    case .known(nil): pane = .absent
+    case .known(let p?):
+      pane = AgentRow.Pane(p, command: found.map { commandName($0.group.leader) }, now: now)
     }
-
-    // tmux, and the process in the pane
-    var paneJSON = emptyPane(state: .null)
-    let group = found?.group
-    if case .known(let pane) = input.pane {
-      if let p = pane {
-        if p.dead { flags.append("dead") }
-        let idle = p.windowActivity.map { max(0, Int64(now) - Int64($0)) }
-        paneJSON = .object([
-          ("state", .string(p.dead ? "dead" : "alive")),
-          ("id", .string(p.paneId)),
-          ("pid", .from(p.panePid.map { Int($0) })),
-          ("command", .from(group.map { commandName($0.leader) })),
-          ("idle_s", idle.map { .int($0) } ?? .null),
-          ("width", .from(p.width)),
-          ("height", .from(p.height)),
-          ("in_mode", .bool(p.inMode)),
-          ("session", .string(p.session)),
-          ("tty", .string(p.tty)),
-          ("input_off", .bool(p.inputOff)),
-          ("dead_status", .from(p.deadStatus)),
-        ])
-      } else {
-        flags.append("absent")
-        paneJSON = emptyPane(state: .string("absent"))
-      }
+    let process = found.map {
+      AgentRow.Process(program: $0.process, group: $0.group, cwd: ProcPlane.cwd(of: $0.process.pid))
     }
-    if group?.stopped == true { flags.append("stopped") }
-
-    // drift: the roster's runtime against every member of the pane's foreground group
-    let process = found?.process
-    let drift: Bool? = agent == nil ? nil : found?.matched.map { !$0 }
-    let runtime: JSONValue = .from(agent?.runtime ?? found?.runtime)
-    let activity = activity ?? .unknown
-    if activity.state == .waiting { flags.append("waiting") }
-
-    // heartbeat
-    var heartbeat: JSONValue
-    if let reading = input.heartbeat {
-      if reading.health == "stale" { flags.append("stale") }
-      if reading.skew { flags.append("skew") }
-      heartbeat = reading.jsonValue
-      if case .object(var pairs) = heartbeat {
-        pairs.append(("seq", .from(reading.heartbeat?.seq.map { Int($0) })))
-        pairs.append(("ack", .from(reading.heartbeat?.ack)))
-        pairs.append(("progress", .from(reading.heartbeat?.progress)))
-        pairs.append(
-          ("probe_answered", probed && agent != nil ? .bool(input.probeAnswer ?? false) : .null))
-        heartbeat = .object(pairs)
-      }
-    } else {
-      heartbeat = .object([
-        ("health", .string("unknown")), ("age_s", .null), ("ts", .null), ("pid", .null),
-        ("status", .null), ("interval_s", .double(input.interval)),
-        ("reason", .string("heartbeat files not read")),
-      ])
-    }
-
-    if input.lease != nil { flags.append("leased") }
-    if bootWarning == true { flags.insert("boot-enable", at: 0) }
-    if drift == true { flags.insert("drift", at: 0) }
-    if agent == nil { flags.append("unrostered") }
-
-    return .object([
-      ("name", .string(input.name)),
-      ("tenant_id", .from(agent?.tenant ?? input.defaultTenant)),
-      ("host", .string(agent?.host ?? planes.host)),
-      ("runtime", runtime),
-      ("systemd", systemd),
-      ("pane", paneJSON),
-      ("process", process.map { processJSON($0, group: group) } ?? .null),
-      ("heartbeat", heartbeat),
-      ("activity", activity.jsonValue),
-      ("lease", input.lease?.jsonValue ?? .null),
-      ("drift", .from(drift)),
-      ("boot_enable_warning", .from(bootWarning)),
-      ("flags", .array(flags.map { .string($0) })),
-    ])
+    let probed = self.probed && agent != nil && input.heartbeat != nil
+    return AgentRow(
+      name: input.name, tenantId: agent?.tenant ?? input.defaultTenant,
+      host: agent?.host ?? planes.host, runtime: agent?.runtime ?? found?.runtime,
+      rostered: agent != nil, unit: AgentRow.Unit(name: agent?.unit, status: status),
+      pane: pane, process: process,
+      heartbeat: AgentRow.HeartbeatCell(
+        reading: input.heartbeat, intervalS: input.interval,
+        probeAnswered: probed ? (input.probeAnswer ?? false) : nil),
+      activity: activity ?? .unknown, lease: input.lease,
+      // drift: the roster's runtime against every member of the pane's foreground group
+      drift: agent == nil ? nil : found?.matched.map { !$0 })
   }
-}
-
-/// A `pane` object with every key (SPEC 2.4) and nothing known but its state.
-func emptyPane(state: JSONValue) -> JSONValue {
-  .object(
-    [("state", state)]
-      + [
-        "id", "pid", "command", "idle_s", "width", "height", "in_mode", "session", "tty",
-        "input_off", "dead_status",
-      ].map { ($0, JSONValue.null) })
 }
 
 /// What tmux calls `pane_current_command`: the basename of the foreground program's argv[0].
 func commandName(_ p: ProcessSnapshot) -> String {
   guard let first = p.argv.first, !first.isEmpty else { return p.comm }
   return first.split(separator: "/").last.map(String.init) ?? first
-}
-
-/// SPEC 2.4's `process` (the agent's program) and the foreground group's `members` it was
-/// found among, shallowest first.
-func processJSON(_ p: ProcessSnapshot, group: ForegroundGroup?) -> JSONValue {
-  guard case .object(var pairs) = p.jsonValue else { return p.jsonValue }
-  pairs.append(("cwd", .from(ProcPlane.cwd(of: p.pid))))
-  pairs.append(("members", .array((group?.members ?? []).map { $0.process.jsonValue })))
-  return .object(pairs)
 }

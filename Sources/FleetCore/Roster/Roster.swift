@@ -15,6 +15,8 @@ public struct Roster: Sendable, Equatable {
   public var heartbeatInterval: Double
   /// The agents in roster order.
   public var agents: [RosterAgent]
+  /// Other hosts by name, sorted (SPEC 2.12; `hosts`, default none).
+  public var hosts: [RosterHost] = []
 
   public static let defaultTenant = "default"
   public static let defaultSocket = "mosaic-factory"
@@ -22,8 +24,10 @@ public struct Roster: Sendable, Equatable {
 
   public init(
     path: String, tenant: String = Roster.defaultTenant, socket: String = Roster.defaultSocket,
-    heartbeatInterval: Double = Roster.defaultHeartbeatInterval, agents: [RosterAgent]
+    heartbeatInterval: Double = Roster.defaultHeartbeatInterval, agents: [RosterAgent],
+    hosts: [RosterHost] = []
   ) {
+    self.hosts = hosts
     self.path = path
     self.tenant = tenant
     self.socket = socket
@@ -49,6 +53,7 @@ public struct Roster: Sendable, Equatable {
       ("socket", .string(socket)),
       ("heartbeat_interval", .double(heartbeatInterval)),
       ("agents", .array(agents.map(\.jsonValue))),
+      ("hosts", .array(hosts.map(\.jsonValue))),
     ])
   }
 }

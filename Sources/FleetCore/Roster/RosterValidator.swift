@@ -10,7 +10,9 @@ import MosaicSupport
 ///
 /// Rules (SPEC 2.2):
 /// - top level: `tenant` (default "default"), `socket` (default "mosaic-factory"),
-///   `heartbeat_interval` (default 15), `agents` (required list). Nothing else.
+///   `heartbeat_interval` (default 15), `agents` (required list), `hosts` (other hosts by
+///   name, `Hosts/RosterHost.swift`; an agent's `host` is this machine or one of them).
+///   Nothing else.
 /// - per agent: `name` (required, `^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`), `runtime`
 ///   (required), `tenant`, `host` (default `defaultHost`), `unit` (default
 ///   `mosaic-agent@<name>.service`), `session` (default the name, same rule as names),
@@ -28,7 +30,7 @@ import MosaicSupport
 /// ending in `.service`, at most 255 characters); intervals are positive and at most
 /// 86400 seconds.
 public enum RosterValidator {
-  static let topFields = ["tenant", "socket", "heartbeat_interval", "agents"]
+  static let topFields = ["tenant", "socket", "heartbeat_interval", "agents", "hosts"]
   static let agentFields = [
     "name", "runtime", "tenant", "host", "unit", "session", "heartbeat_interval", "match",
   ]
@@ -96,8 +98,12 @@ public enum RosterValidator {
       bySession[agent.session] = index
       agents.append(agent)
     }
+    // hosts (SPEC 2.12): Hosts/RosterHost.swift
+    let hosts = try validateHosts(top, path: path)
+    try checkAgentHosts(agents, hosts: hosts, defaultHost: defaultHost, path: path)
     return Roster(
-      path: path, tenant: tenant, socket: socket, heartbeatInterval: interval, agents: agents)
+      path: path, tenant: tenant, socket: socket, heartbeatInterval: interval, agents: agents,
+      hosts: hosts)
   }
 
   static func validateAgent(

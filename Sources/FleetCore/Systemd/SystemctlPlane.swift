@@ -19,10 +19,47 @@ import MosaicSupport
 ///    and from one `systemctl --user is-enabled -- NAME...` for anything the index cannot decide
 ///    (that call then also covers the names with unit files, so there are never three calls).
 ///
+/// `UnitFileIndex` ports systemd 252's rules, so it is used only when the user manager runs a
+/// systemd version it was checked against (`verifiedSystemdVersions`, the manager's version read
+/// from its memory map by `UserManagerProcess.systemdVersion`). With any other version, or one
+/// that cannot be read, every unit-file state comes from the batched
+/// `systemctl --user is-enabled -- NAME...`, which is systemd's own answer at about 1.3 ms per
+/// unit inside the manager. `MOSAIC_SYSTEMD_UNIT_FILES` (`Options.unitFileStates`) overrides the
+/// choice: `systemctl` always asks systemd, `index` uses the index whatever the version.
+///
 /// A unit without any unit file has `enabled == "not-found"`: systemd 252's `is-enabled` prints
 /// nothing for it and fails with "No such file or directory" (later versions print
 /// `not-found`). States systemd cannot compute (`bad`, errors) are nil.
 public struct SystemctlPlane: SystemdQuerying {
+  /// The systemd versions (major) whose unit-file-state rules `UnitFileIndex` was verified
+  /// against, by `SystemdUnitFileStateTests` comparing it with `systemctl --user is-enabled` on
+  /// a real manager (Debian 12's 252).
+  public static let verifiedSystemdVersions: Set<Int> = [252]
+
+  /// Where unit-file (boot) states come from.
+  public enum UnitFileStates: String, Sendable {
+    /// The in-process index when the manager's systemd version is a verified one, else
+    /// `systemctl`.
+    case auto
+    /// The in-process index whatever the version (names it cannot decide still go to systemd).
+    case index
+    /// One batched `systemctl --user is-enabled` for every name.
+    case systemctl
+
+    /// The environment variable that sets the mode; values `auto`, `index`, `systemctl`
+    /// (anything else is `auto`).
+    public static let environmentKey = "MOSAIC_SYSTEMD_UNIT_FILES"
+  }
+
+  /// Whether the in-process index answers, for a mode and the manager's systemd version.
+  public static func usesIndex(_ mode: UnitFileStates, systemdVersion: Int?) -> Bool {
+    switch mode {
+    case .index: return true
+    case .systemctl: return false
+    case .auto: return systemdVersion.map { verifiedSystemdVersions.contains($0) } ?? false
+    }
+  }
+
   public struct Options: Sendable {
     /// This process's environment as far as the plane reads it (`XDG_RUNTIME_DIR`); nil reads
     /// the real one.
@@ -40,12 +77,17 @@ public struct SystemctlPlane: SystemdQuerying {
     public var timeout: Double
     /// Above this many patterns, instances of one template are matched with one glob.
     public var maxExactPatterns: Int
+    /// Where unit-file states come from; nil reads `MOSAIC_SYSTEMD_UNIT_FILES` (default auto).
+    public var unitFileStates: UnitFileStates?
+    /// The manager's systemd major version; nil reads it from the manager process.
+    public var systemdVersion: Int?
 
     public init(
       environment: [String: String]? = nil, runUserRoot: String = "/run/user",
       managerEnvironment: [String: String]? = nil,
       lingerDirectory: String = "/var/lib/systemd/linger", userName: String? = nil,
-      timeout: Double = 15, maxExactPatterns: Int = 64
+      timeout: Double = 15, maxExactPatterns: Int = 64, unitFileStates: UnitFileStates? = nil,
+      systemdVersion: Int? = nil
     ) {
       self.environment = environment
       self.runUserRoot = runUserRoot
@@ -54,6 +96,8 @@ public struct SystemctlPlane: SystemdQuerying {
       self.userName = userName
       self.timeout = timeout
       self.maxExactPatterns = maxExactPatterns
+      self.unitFileStates = unitFileStates
+      self.systemdVersion = systemdVersion
     }
   }
 
@@ -76,9 +120,12 @@ public struct SystemctlPlane: SystemdQuerying {
     let extraEnvironment = childEnvironment()
     let runtimeDirectory =
       extraEnvironment["XDG_RUNTIME_DIR"] ?? ownEnvironment("XDG_RUNTIME_DIR")
+    // The index only where it is exact for the manager's systemd (see the type's doc).
     let managerEnvironment =
-      options.managerEnvironment
-      ?? runtimeDirectory.flatMap { UserManagerProcess.environment(runtimeDirectory: $0) }
+      usesIndex(runtimeDirectory: runtimeDirectory)
+      ? options.managerEnvironment
+        ?? runtimeDirectory.flatMap { UserManagerProcess.environment(runtimeDirectory: $0) }
+      : nil
     let index =
       managerEnvironment
       .flatMap { UnitSearchPath.user(environment: $0, uid: geteuid()) }
@@ -116,12 +163,7 @@ public struct SystemctlPlane: SystemdQuerying {
     let listed = names.filter { answers[$0] == .listed }
     var fileStates: [String: UnitFileAnswer] = [:]
     if !ask.isEmpty {
-      let batch = listed + ask
-      if case .success(let result) = run(
-        Self.isEnabledArguments(batch), environment: extraEnvironment)
-      {
-        fileStates = Self.parseIsEnabled(result, names: batch)
-      }
+      fileStates = isEnabled(listed + ask, environment: extraEnvironment)
     } else if !listed.isEmpty {
       if case .success(let result) = run(
         Self.listUnitFilesArguments(listed), environment: extraEnvironment),
@@ -131,6 +173,19 @@ public struct SystemctlPlane: SystemdQuerying {
         for name in listed {
           if let state = states[name], state != "bad" { fileStates[name] = .state(state) }
         }
+      }
+    }
+
+    // Without the index, aliases are not known to be aliases until is-enabled says so, and
+    // list-units lists unit ids only: one `show` gives the active state of the unit they name.
+    var aliasRows: [String: UnitStatus] = [:]
+    if index == nil {
+      let aliases = names.filter { rows[$0] == nil && fileStates[$0] == .state("alias") }
+      if !aliases.isEmpty,
+        case .success(let result) = run(
+          Self.showArguments(aliases), environment: extraEnvironment), result.ok
+      {
+        aliasRows = Self.parseShow(result.stdoutText, names: aliases)
       }
     }
 
@@ -144,11 +199,15 @@ public struct SystemctlPlane: SystemdQuerying {
       case .notFound: status.enabled = "not-found"
       case .error, .listed, .askSystemd: status.enabled = nil
       }
-      if let row = rows[name] ?? ids[name].flatMap({ rows[$0] }) {
+      if let row = rows[name] ?? ids[name].flatMap({ rows[$0] }) ?? aliasRows[name] {
         status.load = row.load
         status.active = row.active
         status.sub = row.sub
-      } else if ids[name] != nil {
+      } else if ids[name] != nil
+        || (index == nil && status.enabled != nil && status.enabled != "alias"
+          && UnitName.classify(name) != .template)
+      {
+        // (A template cannot be loaded: systemd reports no state for it.)
         // Not loaded: systemd reports such a unit inactive/dead.
         status.active = "inactive"
         status.sub = "dead"
@@ -161,6 +220,46 @@ public struct SystemctlPlane: SystemdQuerying {
       out[name] = status
     }
     return .success(out)
+  }
+
+  /// The unit-file-state source this query uses (see the type's documentation).
+  func usesIndex(runtimeDirectory: String?) -> Bool {
+    let mode =
+      options.unitFileStates
+      ?? ownEnvironment(UnitFileStates.environmentKey).flatMap(UnitFileStates.init(rawValue:))
+      ?? .auto
+    guard mode == .auto else { return Self.usesIndex(mode, systemdVersion: nil) }
+    let version =
+      options.systemdVersion
+      ?? runtimeDirectory.flatMap { UserManagerProcess.systemdVersion(runtimeDirectory: $0) }
+    return Self.usesIndex(mode, systemdVersion: version)
+  }
+
+  /// `is-enabled` for `names`, batched: it stops at the first name it cannot answer, so the
+  /// call is repeated for the names after that one. As many processes as failing names plus
+  /// one (fleet units are instances of an existing template and never fail).
+  func isEnabled(_ names: [String], environment: [String: String]) -> [String: UnitFileAnswer] {
+    var out: [String: UnitFileAnswer] = [:]
+    var rest = names[...]
+    while !rest.isEmpty {
+      guard
+        case .success(let result) = run(
+          Self.isEnabledArguments(Array(rest)), environment: environment)
+      else { break }
+      let answers = Self.parseIsEnabled(result, names: Array(rest))
+      out.merge(answers) { a, _ in a }
+      // Past the answered names and the one that failed.
+      var answered = 0
+      for name in rest {
+        guard case .state = answers[name] else { break }
+        answered += 1
+      }
+      if answered == rest.count || result.timedOut { break }
+      // No verdict on the name it stopped at (the manager went away): stop too.
+      guard answers[rest[rest.startIndex + answered]] != nil else { break }
+      rest = rest.dropFirst(answered + 1)
+    }
+    return out
   }
 
   public func lingerEnabled() -> Bool? {
@@ -191,6 +290,33 @@ public struct SystemctlPlane: SystemdQuerying {
 
   static func isEnabledArguments(_ names: [String]) -> [String] {
     ["systemctl", "--user", "--no-pager", "is-enabled", "--"] + names
+  }
+
+  static func showArguments(_ names: [String]) -> [String] {
+    ["systemctl", "--user", "--no-pager", "show", "-p", "LoadState,ActiveState,SubState", "--"]
+      + names
+  }
+
+  /// `show -p LoadState,ActiveState,SubState NAME...`: one block per name, in order, blocks
+  /// separated by an empty line.
+  static func parseShow(_ stdout: String, names: [String]) -> [String: UnitStatus] {
+    var out: [String: UnitStatus] = [:]
+    let blocks = stdout.split(separator: "\n\n", omittingEmptySubsequences: false)
+    for (name, block) in zip(names, blocks) {
+      var status = UnitStatus(unit: name)
+      for line in block.split(separator: "\n") {
+        let kv = line.split(separator: "=", maxSplits: 1)
+        guard kv.count == 2 else { continue }
+        switch kv[0] {
+        case "LoadState": status.load = String(kv[1])
+        case "ActiveState": status.active = String(kv[1])
+        case "SubState": status.sub = String(kv[1])
+        default: break
+        }
+      }
+      if status.active != nil { out[name] = status }
+    }
+    return out
   }
 
   /// The `list-units` patterns for `names`: the names themselves, or, past `max`, one glob per

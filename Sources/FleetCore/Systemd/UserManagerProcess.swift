@@ -1,3 +1,5 @@
+import Synchronization
+
 #if canImport(Glibc)
   import Glibc
 #endif
@@ -25,6 +27,55 @@ enum UserManagerProcess {
       if env[key] == nil { env[key] = value }
     }
     return env
+  }
+
+  /// The major version of the systemd running as the user manager (252 for Debian 12's
+  /// 252.x), or nil when it cannot be told.
+  ///
+  /// Read without a spawn: the manager maps systemd's shared library, whose file name carries
+  /// the version (`libsystemd-shared-252.so`; other distributions add the rest of the version,
+  /// `libsystemd-shared-255.4-1.so`), so one read of `/proc/<pid>/maps` (about 16 KB) names
+  /// it. `systemctl --user --version` would cost a process and tell systemctl's version, not
+  /// the manager's. A systemd built without that shared library gives nil. The answer is kept
+  /// per manager pid for the life of this process.
+  static func systemdVersion(runtimeDirectory: String) -> Int? {
+    guard let pid = managerPID(socketPath: PathText.join(runtimeDirectory, "systemd/private"))
+    else { return nil }
+    if let known = versionCache.withLock({ $0[pid] }) { return known }
+    guard case .success(let maps) = readProcFile("/proc/\(pid)/maps") else { return nil }
+    let version = systemdVersion(maps: maps)
+    if let version { versionCache.withLock { $0[pid] = version } }
+    return version
+  }
+
+  private static let versionCache = Mutex<[pid_t: Int]>([:])
+
+  /// The version in the first `libsystemd-shared-<digits>` of a maps file.
+  static func systemdVersion(maps: [UInt8]) -> Int? {
+    let needle = Array("/libsystemd-shared-".utf8)
+    return maps.withUnsafeBufferPointer { bytes -> Int? in
+      guard bytes.count >= needle.count else { return nil }
+      var i = 0
+      search: while i + needle.count <= bytes.count {
+        // Only a path's start can match: skip to the next '/'.
+        guard bytes[i] == 0x2F else {
+          i += 1
+          continue
+        }
+        for k in 1..<needle.count where bytes[i + k] != needle[k] {
+          i += 1
+          continue search
+        }
+        var j = i + needle.count
+        var value = 0
+        while j < bytes.count, bytes[j] >= 0x30, bytes[j] <= 0x39, value < 100_000 {
+          value = value * 10 + Int(bytes[j] - 0x30)
+          j += 1
+        }
+        return j > i + needle.count ? value : nil
+      }
+      return nil
+    }
   }
 
   /// The pid of the process listening on `socketPath`, if it runs as this user.

@@ -19,9 +19,20 @@ local parser = cli.parser("mosaic agent attach",
   "  mosaic agent attach coder-1 --yes")
 parser:argument("agent", "The agent (roster name, or an unrostered session's name).")
 parser:flag("-y --yes", "Do not ask for confirmation.")
+parser:option("--host", "The host the agent lives on (default: the roster's; needed for a remote unrostered session).")
 parser:option("--roster", "Roster file (default $MOSAIC_ROSTER or <config>/fleet/roster.lua).")
 parser:option("--socket", "tmux socket name (default: the roster's, else mosaic-factory).")
 local opts = cli.parse(parser, { ... })
+
+-- hosts (SPEC 2.12): an agent of another host is attached there, over ssh -t (lua/mosaic/hosts.lua)
+local hosts = require "mosaic.hosts"
+local forwarded = hosts.flags(opts, { "yes" })
+table.move({ "--", opts.agent }, 1, 2, #forwarded + 1, forwarded)
+local routed = hosts.route("agent attach", opts, { "agent", "attach", table.unpack(forwarded) },
+  { terminal = true, fail_status = 3 })
+if routed then
+  return routed
+end
 
 local status, message, code = agent.attach(opts.agent, {
   yes = opts.yes,

@@ -25,6 +25,7 @@ parser:option("--history", "Include up to N lines of scrollback before the scree
     return n
   end)
 parser:flag("--json", "Print one JSON object (schema mosaic.agent.capture/v1): lines, cursor, size.")
+parser:option("--host", "The host the agent lives on (default: the roster's; needed for a remote unrostered session).")
 parser:option("--roster", "Roster file (default $MOSAIC_ROSTER or <config>/fleet/roster.lua).")
 parser:option("--socket", "tmux socket name (default: the roster's, else mosaic-factory).")
 local opts = cli.parse(parser, { ... })
@@ -35,6 +36,16 @@ end
 -- Colours by default on a terminal (unless NO_COLOR is set), as fleet ps does.
 local color = render.color_enabled(false)
 local escapes = opts.escapes or (not opts.plain and not opts.json and color)
+-- hosts (SPEC 2.12): an agent of another host is captured there (lua/mosaic/hosts.lua)
+local hosts = require "mosaic.hosts"
+local forwarded = hosts.flags({ escapes = escapes, plain = not escapes, history = opts.history, json = opts.json },
+  { "escapes", "plain", "history=", "json" })
+table.move({ "--", opts.agent }, 1, 2, #forwarded + 1, forwarded)
+local routed = hosts.route("agent capture", opts, { "agent", "capture", table.unpack(forwarded) }, { timeout = 60 })
+if routed then
+  return routed
+end
+
 local c, err = agent.capture(opts.agent, {
   escapes = escapes,
   history = opts.history,

@@ -36,6 +36,7 @@ parser:flag("--force", "Send even while leased by 'agent attach', waiting, start
 parser:flag("--command", "Allow a leading ! or / (the runtime runs it as a command).")
 parser:flag("--raw", "Allow terminal control bytes (ESC, C0 controls other than tab and newline).")
 parser:flag("--json", "Print one JSON object (schema mosaic.agent.send/v1).")
+parser:option("--host", "The host the agent lives on (default: the roster's; needed for a remote unrostered session).")
 parser:option("--roster", "Roster file (default $MOSAIC_ROSTER or <config>/fleet/roster.lua).")
 parser:option("--socket", "tmux socket name (default: the roster's, else mosaic-factory).")
 local opts = cli.parse(parser, { ... })
@@ -66,6 +67,16 @@ if #text > LIMIT then
 end
 if text == nil or text == "" then
   cli.usage_error(parser, "nothing to send: give TEXT, --file F or - (standard input)")
+end
+
+-- hosts (SPEC 2.12): an agent of another host gets the text there, on ssh's stdin (lua/mosaic/hosts.lua)
+local hosts = require "mosaic.hosts"
+local forwarded = hosts.flags(opts, { "verify", "timeout=", "nonce", "force", "command", "raw", "json" })
+table.move({ "--", opts.agent, "-" }, 1, 3, #forwarded + 1, forwarded)
+local routed = hosts.route("agent send", opts, { "agent", "send", table.unpack(forwarded) },
+  { stdin = text, timeout = opts.timeout + 90, fail_status = 3, timeout_status = 2, send_json = opts.json })
+if routed then
+  return routed
 end
 
 local result, message, refused = agent.send(opts.agent, text, {

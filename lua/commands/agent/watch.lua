@@ -25,11 +25,21 @@ parser:argument("agent", "The agent (roster name, or an unrostered session's nam
 parser:option("--interval", "Seconds between refreshes (at least 0.05).", "0.5"):argname("S")
   :convert(cli.positive("--interval"))
 parser:flag("--once", "Print the current screen and exit.")
+parser:option("--host", "The host the agent lives on (default: the roster's; needed for a remote unrostered session).")
 parser:option("--roster", "Roster file (default $MOSAIC_ROSTER or <config>/fleet/roster.lua).")
 parser:option("--socket", "tmux socket name (default: the roster's, else mosaic-factory).")
 local opts = cli.parse(parser, { ... })
 if opts.interval < 0.05 then
   cli.usage_error(parser, ("--interval must be at least 0.05, got '%s'"):format(opts.interval))
+end
+
+-- hosts (SPEC 2.12): an agent of another host is watched there, on this terminal (lua/mosaic/hosts.lua)
+local hosts = require "mosaic.hosts"
+local forwarded = hosts.flags(opts, { "interval=", "once" })
+table.move({ "--", opts.agent }, 1, 2, #forwarded + 1, forwarded)
+local routed = hosts.route("agent watch", opts, { "agent", "watch", table.unpack(forwarded) }, { terminal = true })
+if routed then
+  return routed
 end
 
 local status, message, code = agent.watch(opts.agent, {

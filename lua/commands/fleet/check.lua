@@ -39,6 +39,7 @@ parser:option("--waiting", "Warn about an agent waiting for a human longer than 
   :argname("S")
 parser:option("--roster", "Roster file (default $MOSAIC_ROSTER or <config>/fleet/roster.lua).")
 parser:option("--socket", "tmux socket name (default: the roster's, else mosaic-factory).")
+parser:option("--host", "Only agents of this host (this machine or a roster host).")
 parser:flag("--probe", "Probe every agent's heartbeat responder first (at most 2 s).")
 
 local json_wanted = false
@@ -86,13 +87,12 @@ for _, code in ipairs(opts.ignore) do
 end
 
 local scope = { roster = opts.roster, socket = opts.socket, tenant = opts.tenant, probe = opts.probe,
-  agents = opts.agent }
-local lock, err = mosaic.lock(check.lock_name(scope))
+  agents = opts.agent, host = opts.host }
+local lock, err, lock_code, holder = mosaic.lock(check.lock_name(scope))
 if not lock then
-  local pid = err:match("held by pid (%d+)")
-  if pid or err:match("held by") then
-    return finish(check.unknown(("another check is still running%s"):format(pid and (" (pid " .. pid .. ")") or ""),
-      "locked"))
+  if lock_code == "held" or lock_code == "held-by-self" then
+    return finish(check.unknown(("another check is still running%s"):format(
+      holder and (" (pid " .. holder .. ")") or ""), "locked"))
   end
   return finish(check.unknown(err, "check-failed"))
 end
@@ -107,6 +107,9 @@ if opts.probe then
   query.probe = true
   query.probe_timeout = math.max(0.1, math.min(2, left() / 3))
 end
+-- hosts (SPEC 2.12): each other host answers well within the time limit, or is unreachable
+query.host = opts.host
+query.host_timeout = math.max(0.5, math.min(10, left() * 0.6))
 if left() <= 0 then
   return finish(check.unknown(("timed out after %s s before fleet ps could run"):format(opts.timeout), "timeout"))
 end

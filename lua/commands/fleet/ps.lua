@@ -23,6 +23,9 @@ parser:option("--probe-timeout", "Seconds to wait for probe answers.", "2"):conv
 parser:option("--watch", "Redraw every S seconds until interrupted.")
   :args("?"):argname("S"):convert(cli.positive("--watch"))
 parser:option("--tenant", "Only agents of this tenant.")
+parser:option("--host", "Only agents of this host (this machine or a roster host; others are not asked).")
+parser:option("--host-timeout", "Seconds each other host may take to answer (default 10).")
+  :argname("S"):convert(cli.positive("--host-timeout"))
 parser:option("--roster", "Roster file (default $MOSAIC_ROSTER or <config>/fleet/roster.lua).")
 parser:option("--socket", "tmux socket name (default: the roster's, else mosaic-factory).")
 parser:flag("--no-color", "No colour, even on a terminal.")
@@ -44,7 +47,11 @@ local query = {
   socket = opts.socket,
   probe = opts.probe,
   probe_timeout = opts.probe_timeout,
+  host = opts.host,
+  host_timeout = opts.host_timeout,
 }
+-- hosts (SPEC 2.12): the roster's other hosts are asked over ssh (lua/mosaic/hosts.lua)
+local hosts = require "mosaic.hosts"
 
 local health_color = { healthy = "green", stale = "red", unknown = "yellow" }
 local pane_color = { alive = "green", dead = "red", absent = "red" }
@@ -137,18 +144,11 @@ local function only_named(snapshot)
   if #opts.agent == 0 then
     return snapshot
   end
-  local by_name, names = {}, {}
-  for _, a in ipairs(snapshot.agents) do
-    by_name[a.name] = a
-    names[#names + 1] = a.name
-  end
   local picked, seen = {}, {}
   for _, name in ipairs(opts.agent) do
-    local row = by_name[name]
+    local row, err = fleet.find(snapshot, name)
     if not row then
-      local guess = require("mosaic._suggest")(name, names)
-      mosaic.die(("fleet ps: no agent named '%s' in the roster or on socket %s%s"):format(name,
-        tostring(snapshot.socket), guess and (" (did you mean '" .. guess .. "'?)") or ""))
+      mosaic.die("fleet ps: " .. err)
     end
     if not seen[name] then
       seen[name] = true
@@ -183,7 +183,7 @@ local function draw(snapshot, color_on)
 end
 
 local function once()
-  local snapshot, err = fleet.ps(query)
+  local snapshot, err = hosts.ps(query)
   if not snapshot then
     mosaic.die("fleet ps: " .. err)
   end
@@ -191,7 +191,7 @@ local function once()
 end
 
 if format == "json" then
-  local text, err = fleet.ps_json(query, true)
+  local text, err = hosts.ps_json(query, true)
   if not text then
     mosaic.die("fleet ps: " .. err)
   end

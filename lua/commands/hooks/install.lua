@@ -31,16 +31,9 @@ local rows, wanted = {}, {}
 for _, name in ipairs(opts.agents) do
   wanted[name] = true
 end
-local function unrostered(row)
-  for _, f in ipairs(row.flags) do
-    if f == "unrostered" then
-      return true
-    end
-  end
-  return false
-end
+local has_flag = require("mosaic.row").has
 for _, row in ipairs(snapshot.agents) do
-  if (opts.all and (row.runtime == "claude" or row.runtime == "codex") and not unrostered(row))
+  if (opts.all and (row.runtime == "claude" or row.runtime == "codex") and not has_flag(row, "unrostered"))
     or wanted[row.name] then
     rows[#rows + 1] = row
     wanted[row.name] = nil
@@ -48,7 +41,8 @@ for _, row in ipairs(snapshot.agents) do
 end
 local status = 0
 for name in pairs(wanted) do
-  io.stderr:write(("mosaic: hooks install: %s: no such agent\n"):format(name))
+  local _, why = fleet.find(snapshot, name)
+  io.stderr:write(("mosaic: hooks install: %s\n"):format(why))
   status = 1
 end
 
