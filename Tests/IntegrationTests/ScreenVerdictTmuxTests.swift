@@ -8,22 +8,11 @@ import XCTest
 /// makes `fleet ps` look at its screen again, while an unchanged screen is not captured
 /// twice (the file and the key's rules: FleetCoreTests' ScreenVerdictCacheTests).
 final class ScreenVerdictTmuxTests: XCTestCase {
-  var dir = ""
-
-  override func setUpWithError() throws {
-    dir = NSTemporaryDirectory() + "mosaic-verdicts-\(UUID().uuidString.prefix(8))"
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    chmod(dir, 0o700)
-  }
-
-  override func tearDown() { try? FileManager.default.removeItem(atPath: dir) }
-
+  /// A dialog rule and a prompt, as a runtime's profile has them.
   let profile = RuntimeProfile(
-    name: "claude",
-    screen: [
-      .init(find: "Do you trust", state: .waiting, waitingFor: "folder trust dialog"),
-      .init(find: "esc to interrupt", state: .working),
-    ], prompt: "^> ")
+    name: "dialogs",
+    screen: [.init(find: "Do you trust", state: .waiting, waitingFor: "folder trust dialog")],
+    prompt: "^> ")
 
   final class Counting: CommandRunner, @unchecked Sendable {
     var screenCalls = 0
@@ -36,6 +25,9 @@ final class ScreenVerdictTmuxTests: XCTestCase {
   /// On a real server: the first look captures, the next reuses the verdict, and output on
   /// the pane (here the dialog appearing) is seen at once.
   func testOutputOnAPaneIsSeenAndAnUnchangedScreenIsNotCapturedAgain() throws {
+    let dir = NSTemporaryDirectory() + "mosaic-verdicts-\(UUID().uuidString.prefix(8))"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
     let server = TmuxTestServer()
     defer { server.stop() }
     let flag = dir + "/go"
@@ -60,11 +52,11 @@ final class ScreenVerdictTmuxTests: XCTestCase {
       let context = RowContext(
         now: Clock.now(),
         planes: FleetPlanes(runner: counting, systemd: NoSystemd(), matcher: reader.matcher),
-        probed: false, foregrounds: [:], profiles: ["claude": profile], reader: reader,
+        probed: false, foregrounds: [:], profiles: ["dialogs": profile], reader: reader,
         tmux: tmux, screenCache: dir + "/screens.cache")
       let found = RowContext.Found(
         pane: pane, group: ForegroundGroup(leader: me, members: []), process: me, matched: true,
-        runtime: "claude")
+        runtime: "dialogs")
       return context.screenVerdicts([found])[pane.paneId]
     }
 

@@ -9,8 +9,8 @@
 -- Every agent is a Claude without a status file, so each one's `activity` needs its screen
 -- (the dialogs a starting Claude may show). `--screens text` (the default) fills each pane
 -- with 45 rows of text, as a real agent's screen is; `blank` leaves it empty. "first" is
--- the first `fleet ps` after the fleet started (screens never looked at before, one
--- sample); "fleet ps" the median of the runs after it.
+-- the first `fleet ps` after the fleet started (every screen captured, one sample);
+-- "fleet ps" the median of the runs after it (screens unchanged: verdicts kept).
 --
 -- Uses a tmux socket, unit prefix and MOSAIC_HOME of its own; removes them at the end.
 local cli = require "mosaic.cli"
@@ -151,6 +151,10 @@ local function measure(n)
   end
   local ok, result = pcall(function()
     setup(n)
+    -- fleet ps keeps a screen's verdict only from a capture a whole second after the pane's
+    -- last output: wait that second, so the first run captures and keeps every screen and
+    -- the timed runs measure a fleet whose screens are still, at every size alike.
+    mosaic.sleep(1.2)
     local ps = { exe, "fleet", "ps", "--json" }
     local t0 = mosaic.monotonic()
     local check = run(ps)
