@@ -40,6 +40,28 @@ public struct Activity: Sendable, Equatable {
   }
 }
 
+/// What a profile's screen rules say of one screen (`ActivityReader.verdict`): the index of
+/// the first rule with a matching row, the input prompt at the cursor (and whether the
+/// profile's `ready` rows are there), or nothing.
+public enum ScreenVerdict: Sendable, Equatable {
+  case none
+  case rule(Int)
+  case prompt(ready: Bool)
+
+  /// The verdict as `activity` (nil for `none`).
+  public func activity(profile: RuntimeProfile) -> Activity? {
+    switch self {
+    case .none: return nil
+    case .rule(let i):
+      guard profile.screen.indices.contains(i) else { return nil }
+      let rule = profile.screen[i]
+      return Activity(state: rule.state, waitingFor: rule.waitingFor, source: "screen")
+    case .prompt(let ready):
+      return Activity(state: ready ? .idle : .starting, source: "screen")
+    }
+  }
+}
+
 /// Reads `activity` from the best source there is (SPEC 2.11): the runtime's own record,
 /// then its hooks' events in the heartbeat, then the screen.
 public struct ActivityReader {
@@ -47,9 +69,27 @@ public struct ActivityReader {
   /// Lua's `string.find(subject, pattern) ~= nil`.
   public var matcher: (String, String) -> Bool
 
+  /// Claude status records already read (`prefetchClaudeRecords`), by pid.
+  let records = RecordMemo()
+
   public init(procRoot: String = "/proc", matcher: @escaping (String, String) -> Bool) {
     self.procRoot = procRoot
     self.matcher = matcher
+  }
+
+  /// Reads the Claude status records of `processes` at once, past 64 of them on two
+  /// threads (each is a read of the process's `environ`, which costs the kernel tens of
+  /// microseconds, and of its status file), for the `read` calls that follow.
+  public func prefetchClaudeRecords(_ processes: [ProcessSnapshot]) {
+    let procRoot = self.procRoot
+    func look(_ slice: ArraySlice<ProcessSnapshot>) -> [(Int32, ClaudeRecord.Lookup)] {
+      slice.map { ($0.pid, ClaudeRecord.status(of: $0, procRoot: procRoot)) }
+    }
+    let half = processes.count > 64 ? processes.count / 2 : 0
+    let other = half > 0 ? Background { look(processes[half...]) } : nil
+    var found = look(processes[..<(half > 0 ? half : processes.count)])
+    found += other?.wait() ?? []
+    for (pid, lookup) in found { records.byPid[pid] = lookup }
   }
 
   /// The activity of an agent whose program is `process` (nil: none found), whose
@@ -58,10 +98,21 @@ public struct ActivityReader {
     profile: RuntimeProfile?, process: ProcessSnapshot?, heartbeat: Heartbeat?,
     heartbeatHealthy: Bool, screen: SendScreen?
   ) -> Activity {
+    let onScreen = profile.flatMap { p in screen.flatMap { classify($0, profile: p) } }
+    return read(
+      profile: profile, process: process, heartbeat: heartbeat,
+      heartbeatHealthy: heartbeatHealthy, onScreen: onScreen)
+  }
+
+  /// The same, with the screen already judged: `onScreen` is `classify`'s verdict (nil when
+  /// the screen was not looked at or no rule holds), e.g. one kept by `ScreenVerdictCache`.
+  public func read(
+    profile: RuntimeProfile?, process: ProcessSnapshot?, heartbeat: Heartbeat?,
+    heartbeatHealthy: Bool, onScreen: Activity?
+  ) -> Activity {
     guard let profile, let process else { return .unknown }
-    let onScreen = screen.flatMap { classify($0, profile: profile) }
     if profile.record == "claude" {
-      switch ClaudeRecord.status(of: process, procRoot: procRoot) {
+      switch records.byPid[process.pid] ?? ClaudeRecord.status(of: process, procRoot: procRoot) {
       case .status(let s):
         return Activity(
           state: s.state,
@@ -98,15 +149,20 @@ public struct ActivityReader {
   /// The screen rules' verdict: the first rule with a matching row; else `idle` when the
   /// cursor row is the input prompt; else nil.
   public func classify(_ screen: SendScreen, profile: RuntimeProfile) -> Activity? {
+    verdict(screen, profile: profile).activity(profile: profile)
+  }
+
+  /// `classify`'s answer as data: which rule holds, or the prompt, or nothing.
+  public func verdict(_ screen: SendScreen, profile: RuntimeProfile) -> ScreenVerdict {
     let text = ScreenText(screen)
-    for rule in profile.screen where anyRow(text, rule.find, profile) {
-      return Activity(state: rule.state, waitingFor: rule.waitingFor, source: "screen")
+    for (i, rule) in profile.screen.enumerated() where anyRow(text, rule.find, profile) {
+      return .rule(i)
     }
     if atPrompt(screen, profile: profile) {
       let ready = profile.ready.isEmpty || profile.ready.contains { anyRow(text, $0, profile) }
-      return Activity(state: ready ? .idle : .starting, source: "screen")
+      return .prompt(ready: ready)
     }
-    return nil
+    return .none
   }
 
   /// Whether the cursor sits on the runtime's input prompt.
@@ -198,6 +254,12 @@ public struct ActivityReader {
   }
 }
 
+/// What `ActivityReader.prefetchClaudeRecords` read, shared by the reader's copies. Filled
+/// before the reads that use it, on the thread that reads.
+final class RecordMemo: @unchecked Sendable {
+  var byPid: [Int32: ClaudeRecord.Lookup] = [:]
+}
+
 /// Claude Code's own record: `$HOME/.claude/sessions/<pid>.json` (its live status, keyed by
 /// the claude process's pid, in that process's HOME) and the transcript it names.
 public enum ClaudeRecord {
@@ -219,7 +281,8 @@ public enum ClaudeRecord {
 
   /// The live status of the claude process `process`.
   public static func status(of process: ProcessSnapshot, procRoot: String = "/proc") -> Lookup {
-    guard let home = environment(of: process.pid, procRoot: procRoot)["HOME"], home.hasPrefix("/")
+    guard let home = environmentValue("HOME", of: process.pid, procRoot: procRoot),
+      home.hasPrefix("/")
     else { return .unreadable }
     let path = "\(home)/.claude/sessions/\(process.pid).json"
     switch Files.readTrusted(path, limit: 64 * 1024) {
@@ -266,6 +329,39 @@ public enum ClaudeRecord {
       }
     }
     return out
+  }
+
+  /// One variable of `environment(of:)`, reading `/proc/<pid>/environ` only up to its
+  /// first entry for `key` (the one `environment(of:)` keeps): `fleet ps` asks this for
+  /// every Claude, whose environment is often tens of KiB.
+  public static func environmentValue(_ key: String, of pid: Int32, procRoot: String = "/proc")
+    -> String?
+  {
+    let fd = open("\(procRoot)/\(pid)/environ", O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    let prefix = Array((key + "=").utf8)
+    let limit = 256 * 1024
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 4096)
+    var start = 0  // the first byte of the entry not yet looked at
+    func value(_ entry: ArraySlice<UInt8>) -> String? {
+      guard entry.starts(with: prefix) else { return nil }
+      return String(decoding: entry.dropFirst(prefix.count), as: UTF8.self)
+    }
+    while bytes.count < limit {
+      let n = chunk.withUnsafeMutableBytes {
+        read(fd, $0.baseAddress, min($0.count, limit - bytes.count))
+      }
+      if n < 0, errno == EINTR { continue }
+      guard n > 0 else { break }
+      bytes.append(contentsOf: chunk[0..<n])
+      while let end = bytes[start...].firstIndex(of: 0) {
+        if let v = value(bytes[start..<end]) { return v }
+        start = end + 1
+      }
+    }
+    return start < bytes.count ? value(bytes[start...]) : nil
   }
 
   /// The transcript of session `sessionId` in `cwd`:

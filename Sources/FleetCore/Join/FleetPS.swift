@@ -136,14 +136,14 @@ public enum FleetPS {
       }
     }
     // The process in each live pane, read while systemd is still answering.
-    var foregrounds: [String: ForegroundGroup] = [:]
-    for pane in listing?.panes ?? [] where !pane.dead {
-      guard let pid = pane.panePid, listing?.agentPane(of: pane.session) == pane else { continue }
-      // A dead pane keeps its old pid, which may be another process's by now: only live
-      // panes are looked up, and only on the pane's own terminal.
-      foregrounds[pane.paneId] = ProcPlane.foregroundGroup(
-        ofPanePid: pid, paneTTY: pane.tty, procRoot: planes.procRoot)
+    // A dead pane keeps its old pid, which may be another process's by now: only live
+    // panes are looked up, and only on the pane's own terminal.
+    let agentPanes = listing?.agentPanes ?? [:]
+    let live = (listing?.panes ?? []).filter {
+      !$0.dead && $0.panePid != nil && agentPanes[$0.session] == $0
     }
+    let foregrounds = ProcPlane.foregroundGroups(
+      of: live.map { ($0.paneId, $0.panePid!, $0.tty) }, procRoot: planes.procRoot)
 
     var units: [String: UnitStatus]? = nil
     let (unitResult, linger) = systemdTask.wait()
@@ -161,7 +161,8 @@ public enum FleetPS {
     let context = RowContext(
       now: now, planes: planes, probed: options.probe, foregrounds: foregrounds,
       profiles: options.profiles,
-      reader: ActivityReader(procRoot: planes.procRoot, matcher: planes.matcher), tmux: tmux)
+      reader: ActivityReader(procRoot: planes.procRoot, matcher: planes.matcher), tmux: tmux,
+      screenCache: runDirProblem == nil ? "\(options.runDir)/screens.cache" : nil)
     var inputs: [RowInput] = []
     for agent in agents {
       let isLocal = agent.host == planes.host
@@ -171,7 +172,7 @@ public enum FleetPS {
           name: agent.name, agent: agent,
           unit: isLocal && units != nil ? .known(units?[agent.unit]) : .unknown,
           pane: isLocal && listing != nil
-            ? .known(listing?.agentPane(of: agent.session)) : .unknown,
+            ? .known(agentPanes[agent.session]) : .unknown,
           heartbeat: file?.0, interval: agent.heartbeatInterval, lease: file?.1,
           probeAnswer: isLocal ? probeAnswers[agent.name] : nil))
     }
@@ -182,7 +183,7 @@ public enum FleetPS {
         inputs.append(
           RowInput(
             name: session, agent: nil, unit: .unknown,
-            pane: .known(listing.agentPane(of: session)), heartbeat: file?.0,
+            pane: .known(agentPanes[session]), heartbeat: file?.0,
             interval: roster.heartbeatInterval, lease: file?.1, probeAnswer: nil,
             defaultTenant: roster.tenant))
       }
@@ -225,6 +226,8 @@ struct RowContext {
   var profiles: [String: RuntimeProfile]
   var reader: ActivityReader
   var tmux: TmuxClient
+  /// Where screen verdicts are kept between runs (`ScreenVerdictCache`); nil: not kept.
+  var screenCache: String? = nil
 
   /// The live pane of a row, its foreground group, the agent's program in it, and whether
   /// that program is the roster's runtime (nil: could not be told).
@@ -258,6 +261,8 @@ struct RowContext {
   /// panes that still need it in one tmux call.
   func rows(_ inputs: [RowInput]) -> [AgentRow] {
     let founds = inputs.map(found)
+    reader.prefetchClaudeRecords(
+      founds.compactMap { f in f.flatMap { profile($0)?.record == "claude" ? $0.process : nil } })
     var activities: [Activity?] = Array(repeating: nil, count: inputs.count)
     var needScreen: [Int] = []
     for (i, input) in inputs.enumerated() {
@@ -273,10 +278,12 @@ struct RowContext {
       }
     }
     if !needScreen.isEmpty {
-      let screens = tmux.screens(needScreen.compactMap { founds[$0]?.pane.paneId })
+      let verdicts = screenVerdicts(needScreen.compactMap { founds[$0] })
       for i in needScreen {
-        guard let f = founds[i], let screen = screens[f.pane.paneId] else { continue }
-        activities[i] = activity(inputs[i], f, profile: profile(f), screen: screen)
+        guard let f = founds[i], let verdict = verdicts[f.pane.paneId] else { continue }
+        activities[i] = reader.read(
+          profile: profile(f), process: f.process, heartbeat: inputs[i].heartbeat?.heartbeat,
+          heartbeatHealthy: inputs[i].heartbeat?.health == "healthy", onScreen: verdict)
       }
     }
     return inputs.indices.map { row(inputs[$0], found: founds[$0], activity: activities[$0]) }

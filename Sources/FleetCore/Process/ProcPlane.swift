@@ -139,6 +139,26 @@ public enum ProcPlane {
     return ForegroundGroup(leader: leader!, members: members)
   }
 
+  /// `foregroundGroup` of many panes (pane id, pane pid, pane tty), by pane id; panes
+  /// whose process cannot be read are missing. Past 64 panes, half of them are read on a
+  /// second thread: a thousand panes are some ten thousand small `/proc` reads.
+  public static func foregroundGroups(
+    of panes: [(id: String, pid: Int32, tty: String)], procRoot: String = "/proc"
+  ) -> [String: ForegroundGroup] {
+    func read(_ slice: ArraySlice<(id: String, pid: Int32, tty: String)>)
+      -> [(String, ForegroundGroup?)]
+    {
+      slice.map { ($0.id, foregroundGroup(ofPanePid: $0.pid, paneTTY: $0.tty, procRoot: procRoot)) }
+    }
+    let half = panes.count > 64 ? panes.count / 2 : 0
+    let other = half > 0 ? Background { read(panes[half...]) } : nil
+    var out: [String: ForegroundGroup] = [:]
+    out.reserveCapacity(panes.count)
+    for (id, group) in read(panes[..<(half > 0 ? half : panes.count)]) { out[id] = group }
+    for (id, group) in other?.wait() ?? [] { out[id] = group }
+    return out
+  }
+
   /// The process groups that have a member in state `T`, from one scan of `/proc`.
   public static func stoppedProcessGroups(procRoot: String = "/proc") -> Set<Int32> {
     var groups = Set<Int32>()

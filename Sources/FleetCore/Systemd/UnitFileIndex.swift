@@ -186,6 +186,10 @@ struct UnitFileIndex {
         guard case .success(let bytes) = UserManagerProcess.readAll(fd, limit: 1 << 20),
           let install = InstallSection.parse(bytes)
         else { return .answer(.askSystemd) }
+        // Rule 5's first steps depend on the template's path alone: decided once for all
+        // its instances.
+        if searchPath.isGenerated(path) { return .answer(.state("generated")) }
+        if searchPath.isTransient(path) { return .answer(.state("transient")) }
         return .loaded(path: path, install: install)
       case S_IFLNK:
         guard let raw = Self.readLink(path) else { return .answer(.askSystemd) }
@@ -217,12 +221,11 @@ struct UnitFileIndex {
     .state(searchPath.isRuntime(path, checkParent: true) ? "masked-runtime" : "masked")
   }
 
-  /// Rules 5 and 6 for an instance whose template file at `path` is a regular, non-empty file.
+  /// Rules 5 and 6 for an instance whose template file at `path` is a regular, non-empty file,
+  /// neither generated nor transient (`templateFile` answered those).
   private func instanceState(_ name: String, path: String, install: InstallSection)
     -> UnitFileAnswer
   {
-    if searchPath.isGenerated(path) { return .state("generated") }
-    if searchPath.isTransient(path) { return .state("transient") }
     var inRuntime = false
     var elsewhere = false
     for (index, dir) in searchPath.directories.enumerated() where wantsLinks[index].contains(name) {

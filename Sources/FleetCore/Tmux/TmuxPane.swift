@@ -107,6 +107,22 @@ public struct TmuxListing: Sendable, Equatable {
       ($0.windowIndex, $0.paneIndex) < ($1.windowIndex, $1.paneIndex)
     }
   }
+
+  /// `agentPane(of:)` of every session at once, by session name, in one pass over the
+  /// panes (asking `agentPane(of:)` for each of n sessions would read n x n panes).
+  public var agentPanes: [String: TmuxPane] {
+    var out: [String: TmuxPane] = [:]
+    out.reserveCapacity(panes.count)
+    for pane in panes {
+      if let best = out[pane.session],
+        (best.windowIndex, best.paneIndex) <= (pane.windowIndex, pane.paneIndex)
+      {
+        continue
+      }
+      out[pane.session] = pane
+    }
+    return out
+  }
 }
 
 /// The `list-panes` format and its parser.
