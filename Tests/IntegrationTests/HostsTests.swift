@@ -353,6 +353,24 @@ final class HostsTests: XCTestCase {
     XCTAssertEqual(field(verdict["perfdata"], "remote"), .int(0), check.stdoutText)
     XCTAssertNotEqual(verdict["state"], .string("CRITICAL"), check.stdoutText)
     XCTAssertNotEqual(verdict["state"], .string("UNKNOWN"), check.stdoutText)
+
+    // No mosaic at the roster's path over there: the remote shell's 127 is a refusal
+    // (nothing ran, exit 3, the JSON object still printed), never the verb's own status.
+    let rosterPath = f.home + "/fleet/roster.lua"
+    let original = try String(contentsOfFile: rosterPath, encoding: .utf8)
+    let broken = original.replacingOccurrences(of: "/bin/mosaic\"", with: "/bin/no-mosaic\"")
+    XCTAssertNotEqual(broken, original)
+    try broken.write(toFile: rosterPath, atomically: true, encoding: .utf8)
+    chmod(rosterPath, 0o600)
+    let send = try f.mosaic.run(["agent", "send", "ra", "--json", "hello"], timeout: 60)
+    XCTAssertEqual(send.status, 3, send.stderrText)
+    XCTAssertTrue(send.stderrText.contains("could not be run (status 127)"), send.stderrText)
+    guard case .object(let sent) = try JSONCodec.decode(send.stdout) else {
+      return XCTFail(send.stdoutText)
+    }
+    let result = Dictionary(sent, uniquingKeysWith: { a, _ in a })
+    XCTAssertEqual(result["refused_code"], .string("host-unreachable"), send.stdoutText)
+    XCTAssertEqual(result["delivered"], .bool(false), send.stdoutText)
   }
 
   func testStoppedSSHDIsAWarningWithNullCellsAndCheckIsCritical() throws {

@@ -210,6 +210,43 @@ final class CheckModuleTests: LuaHostTestCase {
         """)
   }
 
+  /// Other hosts (SPEC 2.8, 2.12): an unreachable host is CRITICAL when agents in scope live
+  /// there; a host that calls itself by another name is not taken as observed; a warning
+  /// another host reported is filed under that host.
+  func testOtherHosts() {
+    lua(
+      Self.fixtures + """
+        local function hsnap(rows, warnings, hosts)
+          local s = snap(rows, warnings)
+          s.hosts = hosts
+          return s
+        end
+        local down = { code = "host-unreachable", message = "host h3 unreachable", host = "h3" }
+        local hosts = { { name = "h1", reachable = true }, { name = "h2", reachable = true },
+          { name = "h3", reachable = false } }
+        local rs = { row("a"), row("b", { host = "h2" }), row("c", { host = "h3", pane = false, heartbeat = false }) }
+        local v = fc.evaluate(hsnap(rs, { down }, hosts))
+        eq(codes(v), "CRITICAL host-unreachable", "unreachable host")
+        eq(v.problems[1].host, "h3", "filed under the host")
+        eq(v.perfdata.agents, 2, "h1 and the observed h2")
+        eq(v.perfdata.remote, 1, "h3's agent")
+        -- Narrowed to agents of reachable hosts: the unreachable one is no problem of theirs.
+        eq(codes(fc.evaluate(hsnap(rs, { down }, hosts), { agents = { "a", "b" } })), "", "--agent a b")
+        eq(codes(fc.evaluate(hsnap(rs, { down }, hosts), { agents = { "c" } })), "CRITICAL host-unreachable",
+          "--agent c")
+        -- A dead pane on an observed host is judged; a misnamed host's rows are not taken.
+        local dead = row("b", { host = "h2", pane = { state = "dead" }, flags = { "dead" } })
+        eq(codes(fc.evaluate(hsnap({ row("a"), dead }, {}, hosts))), "CRITICAL pane-dead", "observed h2")
+        local mis = { code = "host-name-mismatch", message = "h2 calls itself x", host = "h2" }
+        local m = fc.evaluate(hsnap({ row("a"), row("b", { host = "h2", heartbeat = false }) }, { mis }, hosts))
+        eq(codes(m), "WARNING host-name-mismatch", "misnamed host")
+        eq(m.perfdata.remote, 1, "its agent counted as remote, not judged")
+        -- A plane another host could not read is reported under that host.
+        local far = fc.evaluate(hsnap({ row("a") }, { { code = "tmux-unreadable", message = "x", host = "h2" } }, hosts))
+        eq(far.problems[1].host, "h2", "remote warning's host")
+        """)
+  }
+
   func testPerfdataTextAndLockNames() {
     lua(
       Self.fixtures + """

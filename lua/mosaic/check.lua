@@ -50,7 +50,8 @@
 -- The check itself could not run (verdict UNKNOWN, one problem, empty perfdata): bad
 -- roster (roster-invalid), fleet ps failed (check-failed), time limit (timeout), another
 -- check of the same scope still running (locked), bad arguments (usage), an --agent that
--- is neither rostered nor a session (no-such-agent), nothing to check (nothing-to-check:
+-- is neither rostered nor a session (no-such-agent), a --host that names no roster host
+-- (host-unknown), nothing to check (nothing-to-check:
 -- no rostered agent of this host in scope, e.g. a misspelt --tenant).
 -- `ignore` (a set of codes) leaves problems out of the verdict; they are counted as
 -- `ignored` in the JSON.
@@ -280,13 +281,17 @@ function M.evaluate(snapshot, opts)
     end
   end
 
-  -- hosts (SPEC 2.12): the rows of a host that answered are judged like this host's own.
-  local observed, unreachable = {}, false
+  -- hosts (SPEC 2.12): the rows of a host that answered are judged like this host's own;
+  -- not those of a host that calls itself by another name (its rows were not taken).
+  local observed, misnamed = {}, {}
+  for _, w in ipairs(snapshot.warnings or {}) do
+    if w.code == "host-name-mismatch" and w.host then
+      misnamed[w.host] = true
+    end
+  end
   for _, h in ipairs(snapshot.hosts or {}) do
-    if h.reachable then
+    if h.reachable and not misnamed[h.name] then
       observed[h.name] = true
-    else
-      unreachable = true
     end
   end
 
@@ -300,9 +305,11 @@ function M.evaluate(snapshot, opts)
   end
   local perf = new_perfdata()
   local problems = {}
+  local scope_hosts = {} -- the hosts of the rows in scope
   for _, row in ipairs(snapshot.agents or {}) do
     if wanted == nil or wanted[row.name] then
       found[row.name] = true
+      scope_hosts[row.host or host] = true
       if rows.has(row, "unrostered") then
         perf.unrostered = perf.unrostered + 1
         problems[#problems + 1] = problem("WARNING", "unrostered", row, nil,
@@ -327,6 +334,18 @@ function M.evaluate(snapshot, opts)
       return M.unknown(table.concat(missing, "; "), "no-such-agent", host)
     end
   end
+  -- A host that did not answer matters when agents in scope live there (all of them when
+  -- the check is not narrowed).
+  local narrowed = wanted ~= nil or opts.tenant ~= nil
+  local function relevant(w)
+    return w.code ~= "host-unreachable" or not narrowed or scope_hosts[w.host] == true
+  end
+  local unreachable = false
+  for _, w in ipairs(snapshot.warnings or {}) do
+    if w.code == "host-unreachable" and relevant(w) then
+      unreachable = true
+    end
+  end
   if perf.agents == 0 and perf.unrostered == 0 and not unreachable then
     local why = perf.remote > 0 and ("%d agent(s) in scope run on other hosts"):format(perf.remote)
       or (opts.tenant and ("no rostered agent of tenant '%s'"):format(opts.tenant) or "no rostered agent in scope")
@@ -335,8 +354,8 @@ function M.evaluate(snapshot, opts)
 
   -- Fleet-level warnings.
   for _, w in ipairs(snapshot.warnings or {}) do
-    if not NOT_A_PROBLEM[w.code] then
-      problems[#problems + 1] = problem(warning_severity(w.code), w.code, nil, host, w.message)
+    if not NOT_A_PROBLEM[w.code] and relevant(w) then
+      problems[#problems + 1] = problem(warning_severity(w.code), w.code, nil, w.host or host, w.message)
     end
   end
 
@@ -441,9 +460,14 @@ end
 -- hosts.ps(query) (fleet.ps joined with the other roster hosts' answers), bounded in time
 -- in this process (`mosaic.within`): the tmux and systemctl queries, the roster's
 -- evaluation, the probes and the ssh fan-out end by the deadline.
--- codes: timeout, roster-invalid, host-unknown, check-failed.
+-- codes: timeout, roster-invalid, host-unknown (--host names no roster host), check-failed.
 function M.snapshot(query, timeout)
-  local snapshot, err, code = mosaic.within(math.max(timeout, 0.001), require("mosaic.hosts").ps, query)
+  local ok, snapshot, err, code = pcall(mosaic.within, math.max(timeout, 0.001), require("mosaic.hosts").ps, query)
+  if not ok then
+    -- A script error under the snapshot (a bug, a hostile module): UNKNOWN, never a trace.
+    local why = tostring(snapshot):gsub("\n.*", "")
+    return nil, "fleet ps failed: " .. why, "check-failed"
+  end
   if snapshot then
     return snapshot
   end

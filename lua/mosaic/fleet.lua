@@ -47,7 +47,8 @@ function M.find(snapshot, name)
     end
     names[#names + 1] = row.name
   end
-  return nil, host.agent_unknown(name, names, tostring(snapshot.socket), tostring(snapshot.roster))
+  local roster = type(snapshot.roster) == "string" and snapshot.roster or "none"
+  return nil, host.agent_unknown(name, names, tostring(snapshot.socket), roster)
 end
 
 --- agent(name [, ps options]) -> row | nil, message, code

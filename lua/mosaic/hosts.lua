@@ -64,7 +64,9 @@ M.hex, M.unhex = hex, unhex
 function M.control_path(run)
   run = run or mosaic.paths().run
   local dir = run .. "/ssh"
-  if #dir + 1 + 40 > 104 then
+  -- ssh splits -o values at white space and expands % tokens in ControlPath: such a
+  -- directory gets no shared connection rather than a broken one.
+  if #dir + 1 + 40 > 104 or dir:find("[%s%%'\"\\]") then
     return nil
   end
   local ok = host.mkdir_private(run) and host.mkdir_private(dir)
@@ -418,25 +420,46 @@ function M.locate(roster_path, name, want)
   return by_name[where], nil, rostered or { tenant_id = roster.tenant_id }
 end
 
--- agent send --json when the other host could not be asked: the result a refusal prints
--- (schema mosaic.agent.send/v1), so scripts always get their object.
-local function send_failure(name, h, a, why, timed_out)
-  timed_out = timed_out == true
+-- ssh's own words when it could not set up the connection: the remote command never ran.
+local CONNECT_FAILURES = { "Connection refused", "Could not resolve hostname", "Permission denied",
+  "Host key verification failed", "Connection timed out", "No route to host", "Network is unreachable",
+  "kex_exchange_identification", "Operation timed out", "Name or service not known", "Connection closed by" }
+
+local function connect_failed(stderr)
+  for _, words in ipairs(CONNECT_FAILURES) do
+    if (stderr or ""):find(words, 1, true) then
+      return true
+    end
+  end
+  return false
+end
+
+-- agent send --json when the other host's answer is missing: the result object (schema
+-- mosaic.agent.send/v1), so scripts always get one. `kind`: "unreachable" (the command
+-- never ran there: refused, exit 3), "timeout" (no answer in time: exit 2) or "lost" (the
+-- connection ended while the command ran: the message may have been delivered, exit 1).
+local function send_failure(name, h, a, why, kind)
+  local refused = kind == "unreachable"
   local t = {
     schema = "mosaic.agent.send/v1", agent = name, tenant_id = a and a.tenant_id, host = h.name,
-    delivered = false, verdict = nil, timed_out = timed_out, exit = timed_out and 2 or 3,
-    refused = not timed_out and why or nil, error = timed_out and why or nil, detail = why,
+    delivered = false, verdict = not refused and "unknown" or nil, timed_out = kind == "timeout",
+    exit = refused and 3 or (kind == "timeout" and 2 or 1),
+    refused = refused and why or nil, refused_code = refused and "host-unreachable" or nil,
+    error = not refused and why or nil,
+    detail = refused and why or (why .. "; the message may have been delivered there"),
     evidence = json.object({}),
   }
   local keys = { "schema", "agent", "tenant_id", "host", "delivered", "verdict", "timed_out", "exit", "refused",
-    "error", "detail", "evidence" }
+    "refused_code", "error", "detail", "evidence" }
   print(json.encode(setmetatable(t, { __name = "json.object", __jsonkeys = keys }), true))
   io.stdout:flush()
 end
 
---- run(h, argv [, {stdin=, timeout=, terminal=}]) -> exit status: runs a mosaic command on
--- roster host `h`, its output passed through. `terminal`: on this terminal (ssh -t when
--- stdin and stdout are terminals). A connection failure prints one line and returns nil.
+--- run(h, argv [, {stdin=, timeout=, terminal=}]) -> exit status | nil, message, kind: runs a
+-- mosaic command on roster host `h`, its output passed through. `terminal`: on this terminal
+-- (ssh -t when stdin and stdout are terminals). kind: "unreachable" (the command did not run
+-- there: no connection, or no mosaic to run), "timeout", "lost" (the connection ended while
+-- it ran).
 function M.run(h, argv, opts)
   opts = opts or {}
   if opts.terminal then
@@ -446,7 +469,7 @@ function M.run(h, argv, opts)
       return nil, err
     end
     if status == 255 then
-      return nil, ("host %s (%s): ssh failed (status 255)"):format(h.name, h.ssh)
+      return nil, ("host %s (%s): ssh failed (status 255)"):format(h.name, h.ssh), "lost"
     end
     return status
   end
@@ -457,11 +480,18 @@ function M.run(h, argv, opts)
   io.stdout:write(r.stdout)
   io.stdout:flush()
   if r.timed_out then
-    return nil, ("host %s (%s): no answer within %g s"):format(h.name, h.ssh, opts.timeout or 120), true
+    return nil, ("host %s (%s): no answer within %g s"):format(h.name, h.ssh, opts.timeout or 120), "timeout"
   end
+  local why = why_line(r.stderr)
   if r.status == 255 then
-    local why = why_line(r.stderr)
-    return nil, ("host %s (%s) unreachable: %s"):format(h.name, h.ssh, why ~= "" and why or "ssh failed")
+    local kind = connect_failed(r.stderr) and "unreachable" or "lost"
+    return nil, ("host %s (%s) %s: %s"):format(h.name, h.ssh, kind == "lost" and "connection lost" or "unreachable",
+      why ~= "" and why or "ssh failed"), kind
+  end
+  if (r.status == 126 or r.status == 127) and r.stdout == "" then
+    -- The remote shell found no mosaic to run (the roster's `mosaic` path, or not installed).
+    return nil, ("host %s (%s): %s could not be run (status %d)%s"):format(h.name, h.ssh, h.mosaic or "mosaic",
+      r.status, why ~= "" and (": " .. why) or ""), "unreachable"
   end
   io.stderr:write(r.stderr)
   return r.status
@@ -498,13 +528,19 @@ function M.route(command, opts, argv, run_opts)
     return nil
   end
   run_opts = run_opts or {}
-  local status, why, timed_out = M.run(h, argv, run_opts)
+  local status, why, kind = M.run(h, argv, run_opts)
   if not status then
     if run_opts.send_json then
-      send_failure(opts.agent, h, rostered, why, timed_out)
+      send_failure(opts.agent, h, rostered, why, kind)
     end
     io.stderr:write("mosaic: ", command, ": ", opts.agent, ": ", why, "\n")
-    return timed_out and run_opts.timeout_status or run_opts.fail_status or 1
+    if kind == "timeout" and run_opts.timeout_status then
+      return run_opts.timeout_status
+    end
+    if kind == "lost" and run_opts.lost_status then
+      return run_opts.lost_status
+    end
+    return run_opts.fail_status or 1
   end
   return status
 end

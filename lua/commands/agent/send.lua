@@ -74,7 +74,8 @@ local hosts = require "mosaic.hosts"
 local forwarded = hosts.flags(opts, { "verify", "timeout=", "nonce", "force", "command", "raw", "json" })
 table.move({ "--", opts.agent, "-" }, 1, 3, #forwarded + 1, forwarded)
 local routed = hosts.route("agent send", opts, { "agent", "send", table.unpack(forwarded) },
-  { stdin = text, timeout = opts.timeout + 90, fail_status = 3, timeout_status = 2, send_json = opts.json })
+  { stdin = text, timeout = opts.timeout + 90, fail_status = 3, timeout_status = 2, lost_status = 1,
+    send_json = opts.json })
 if routed then
   return routed
 end
