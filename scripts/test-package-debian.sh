@@ -20,30 +20,13 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-passed=0
-failed=0
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mt-debian-XXXXXX")
 chmod 755 "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 cache=${MOSAIC_DEBIAN_CACHE:-$HOME/.cache/mosaic/debian-bookworm}
 
-check() {
-  local name=$1
-  shift
-  if "$@" >"$tmp/log" 2>&1; then
-    echo "ok   $name"
-    passed=$((passed + 1))
-  else
-    echo "FAIL $name"
-    sed 's/^/     /' "$tmp/log"
-    failed=$((failed + 1))
-  fi
-}
-finish() {
-  echo "$passed passed, $failed failed"
-  [ "$failed" -eq 0 ]
-  exit
-}
+# check NAME CMD... and finish: scripts/checks.sh
+. scripts/checks.sh
 
 check "running as root" test "$(id -u)" -eq 0
 check "mmdebstrap is installed" command -v mmdebstrap

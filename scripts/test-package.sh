@@ -20,32 +20,14 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-passed=0
-failed=0
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mt-pkg-XXXXXX")
 chmod 755 "$tmp"
 trap 'rm -rf "$tmp"' EXIT
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 
-# check NAME CMD...: runs CMD, its output to a log shown only on failure.
-check() {
-  local name=$1
-  shift
-  if "$@" >"$tmp/log" 2>&1; then
-    echo "ok   $name"
-    passed=$((passed + 1))
-  else
-    echo "FAIL $name"
-    sed 's/^/     /' "$tmp/log"
-    failed=$((failed + 1))
-  fi
-}
-finish() {
-  echo "$passed passed, $failed failed"
-  [ "$failed" -eq 0 ]
-  exit
-}
+# check NAME CMD... and finish: scripts/checks.sh
+. scripts/checks.sh
 
 deb=${1:-}
 if [ -z "$deb" ]; then

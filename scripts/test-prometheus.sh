@@ -17,8 +17,6 @@ export MOSAIC_LUA_PATH=$root/lua
 rules=examples/prometheus/mosaic.rules.yml
 dashboard=examples/grafana/mosaic-dashboard.json
 
-passed=0
-failed=0
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/mt-prom-XXXXXX")
 pids=()
 socket=""
@@ -34,19 +32,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# check NAME CMD...: runs CMD, output to a log shown only on failure.
-check() {
-  local name=$1
-  shift
-  if "$@" >"$tmp/log" 2>&1; then
-    passed=$((passed + 1))
-    echo "ok   $name"
-  else
-    failed=$((failed + 1))
-    echo "FAIL $name"
-    sed 's/^/     /' "$tmp/log"
-  fi
-}
+# check NAME CMD... and finish: scripts/checks.sh
+. scripts/checks.sh
 
 need() {
   command -v "$1" >/dev/null || {
