@@ -20,28 +20,6 @@ final class HostsTests: XCTestCase {
     var home: String
   }
 
-  /// Validates `document` against docs/schemas/<schema>.json with python3-jsonschema.
-  static func validate(_ document: String, _ schema: String) throws -> CommandResult {
-    let dir = try Harness.makeTempDir("schema")
-    defer { try? FileManager.default.removeItem(atPath: dir) }
-    try document.write(toFile: dir + "/doc.json", atomically: true, encoding: .utf8)
-    let script = """
-      import json, sys, jsonschema
-      schema = json.load(open(sys.argv[1]))
-      errors = list(jsonschema.Draft202012Validator(schema).iter_errors(json.load(open(sys.argv[2]))))
-      for e in errors:
-          print("/".join(map(str, e.absolute_path)) + ": " + e.message)
-      sys.exit(1 if errors else 0)
-      """
-    return try SpawnRunner().run(
-      CommandRequest(
-        [
-          "/usr/bin/python3", "-c", script, Harness.repoRoot + "/docs/schemas/\(schema).json",
-          dir + "/doc.json",
-        ],
-        timeout: 60))
-  }
-
   private var fleets: [Fleet] = []
   private var canaries: [String] = []
 
@@ -227,7 +205,7 @@ final class HostsTests: XCTestCase {
     }
     // The merged document, and the one with an unreachable host below, follow the schema.
     let json = try f.mosaic.run(["fleet", "ps", "--json"])
-    let valid = try Self.validate(json.stdoutText, "mosaic.fleet.ps.v1")
+    let valid = try Harness.validateSchema(json.stdoutText, "mosaic.fleet.ps.v1")
     XCTAssertEqual(valid.status, 0, valid.stdoutText + valid.stderrText)
     // The table and -o name carry the same rows.
     let table = try f.mosaic.run(["fleet", "ps", "--no-headers"])
@@ -399,7 +377,7 @@ final class HostsTests: XCTestCase {
       XCTAssertEqual(row["process"], .null, "\(row)")
       XCTAssertEqual(field(row["heartbeat"], "health"), .string("unknown"), "\(row)")
     }
-    let valid = try Self.validate(r.stdoutText, "mosaic.fleet.ps.v1")
+    let valid = try Harness.validateSchema(r.stdoutText, "mosaic.fleet.ps.v1")
     XCTAssertEqual(valid.status, 0, valid.stdoutText + valid.stderrText)
     let table = try f.mosaic.run(["fleet", "ps"])
     XCTAssertEqual(table.status, 0)
@@ -421,7 +399,7 @@ final class HostsTests: XCTestCase {
     // --json still prints the result object (a refusal: nothing delivered).
     let json = try f.mosaic.run(["agent", "send", "ra", "--json", "hello"])
     XCTAssertEqual(json.status, 3, json.stderrText)
-    let sendValid = try Self.validate(json.stdoutText, "mosaic.agent.send.v1")
+    let sendValid = try Harness.validateSchema(json.stdoutText, "mosaic.agent.send.v1")
     XCTAssertEqual(sendValid.status, 0, sendValid.stdoutText + json.stdoutText)
     XCTAssertTrue(json.stdoutText.contains("\"delivered\": false"), json.stdoutText)
   }

@@ -61,29 +61,6 @@ final class OperatorOutputTests: DogfoodTestCase {
     }
   }
 
-  /// Validates `document` against docs/schemas/<schema>.json with python3-jsonschema.
-  func validate(_ document: String, _ schema: String) throws -> CommandResult {
-    let dir = try Harness.makeTempDir("schema")
-    defer { try? FileManager.default.removeItem(atPath: dir) }
-    try document.write(toFile: dir + "/doc.json", atomically: true, encoding: .utf8)
-    let script = """
-      import json, sys, jsonschema
-      schema = json.load(open(sys.argv[1]))
-      jsonschema.Draft202012Validator.check_schema(schema)
-      errors = list(jsonschema.Draft202012Validator(schema).iter_errors(json.load(open(sys.argv[2]))))
-      for e in errors:
-          print("/".join(map(str, e.absolute_path)) + ": " + e.message)
-      sys.exit(1 if errors else 0)
-      """
-    return try SpawnRunner().run(
-      CommandRequest(
-        [
-          "/usr/bin/python3", "-c", script, Harness.repoRoot + "/docs/schemas/\(schema).json",
-          dir + "/doc.json",
-        ],
-        timeout: 60))
-  }
-
   func testEveryJSONOutputMatchesItsSchema() throws {
     let f = try theFleet()
     var documents: [(String, String, String)] = []
@@ -113,7 +90,7 @@ final class OperatorOutputTests: DogfoodTestCase {
     documents.append(("doctor", "mosaic.doctor.v1", doctor.stdoutText))
     try add("hooks status", "mosaic.hooks.status.v1", ["hooks", "status", "--json"])
     for (what, schema, text) in documents {
-      let r = try validate(text, schema)
+      let r = try Harness.validateSchema(text, schema)
       XCTAssertEqual(
         r.status, 0, "\(what) does not match \(schema): \(r.stdoutText)\(r.stderrText)")
     }
@@ -122,11 +99,11 @@ final class OperatorOutputTests: DogfoodTestCase {
     let ps = documents[0].2
     let broken = ps.replacingOccurrences(of: "\"state\": \"alive\"", with: "\"state\": \"zombie\"")
     XCTAssertNotEqual(broken, ps)
-    let rejected = try validate(broken, "mosaic.fleet.ps.v1")
+    let rejected = try Harness.validateSchema(broken, "mosaic.fleet.ps.v1")
     XCTAssertEqual(rejected.status, 1, rejected.stderrText)
     XCTAssertTrue(rejected.stdoutText.contains("'zombie' is not one of"), rejected.stdoutText)
     let check = documents[3].2.replacingOccurrences(of: "\"exit\":1", with: "\"exit\":2")
     XCTAssertNotEqual(check, documents[3].2)
-    XCTAssertEqual(try validate(check, "mosaic.fleet.check.v1").status, 1)
+    XCTAssertEqual(try Harness.validateSchema(check, "mosaic.fleet.check.v1").status, 1)
   }
 }

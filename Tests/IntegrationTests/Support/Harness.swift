@@ -6,6 +6,29 @@ import XCTest
 /// manager (started by scripts/user-manager.sh if none answers), and unique names for
 /// everything a test creates so it never touches the operator's own fleet.
 enum Harness {
+  /// Validates `document` against docs/schemas/<schema>.json with python3-jsonschema.
+  static func validateSchema(_ document: String, _ schema: String) throws -> CommandResult {
+    let dir = try Harness.makeTempDir("schema")
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try document.write(toFile: dir + "/doc.json", atomically: true, encoding: .utf8)
+    let script = """
+      import json, sys, jsonschema
+      schema = json.load(open(sys.argv[1]))
+      jsonschema.Draft202012Validator.check_schema(schema)
+      errors = list(jsonschema.Draft202012Validator(schema).iter_errors(json.load(open(sys.argv[2]))))
+      for e in errors:
+          print("/".join(map(str, e.absolute_path)) + ": " + e.message)
+      sys.exit(1 if errors else 0)
+      """
+    return try SpawnRunner().run(
+      CommandRequest(
+        [
+          "/usr/bin/python3", "-c", script, Harness.repoRoot + "/docs/schemas/\(schema).json",
+          dir + "/doc.json",
+        ],
+        timeout: 60))
+  }
+
   /// The repository root (from this file's path).
   static let repoRoot: String = {
     var url = URL(fileURLWithPath: #filePath)
