@@ -1,7 +1,9 @@
 // swift-tools-version:6.0
 // The mosaic package. Layers, bottom up:
-//   CLua, CEditline      system libraries (Debian's liblua5.4-dev, libedit-dev)
-//   CLuaShim, CLineEdit  C shims: Lua macros, error trampolines, hooks, allocator; libedit globals
+//   CLua, CEditline,     system libraries (Debian's liblua5.4-dev, libedit-dev,
+//   CSystemd               libsystemd-dev)
+//   CLuaShim, CLineEdit, C shims: Lua macros, error trampolines, hooks, allocator; libedit
+//   CSystemdShim           globals; the user manager's ListUnitsByPatterns over sd-bus
 //   LuaBridge            the only Swift code that touches the Lua C API
 //   MosaicSupport        JSON values, process spawning, paths, atomic files (no Lua, no fleet)
 //   FleetCore            roster, tmux, systemd, /proc, heartbeat, the join (no Lua)
@@ -19,11 +21,14 @@ let package = Package(
       name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
     .systemLibrary(
       name: "CEditline", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
+    .systemLibrary(
+      name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
     .target(name: "CLuaShim", dependencies: ["CLua"]),
+    .target(name: "CSystemdShim", dependencies: ["CSystemd"]),
     .target(name: "CLineEdit", dependencies: ["CEditline"]),
     .target(name: "LuaBridge", dependencies: ["CLua", "CLuaShim", "MosaicSupport"]),
     .target(name: "MosaicSupport"),
-    .target(name: "FleetCore", dependencies: ["MosaicSupport"]),
+    .target(name: "FleetCore", dependencies: ["MosaicSupport", "CSystemdShim"]),
     .target(
       name: "MosaicHost",
       dependencies: ["LuaBridge", "FleetCore", "MosaicSupport", "CLineEdit"],

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  pkg-config liblua5.4-dev lua5.4 lua-check libedit-dev
+  pkg-config liblua5.4-dev lua5.4 lua-check libedit-dev libsystemd-dev
   tmux procps hyperfine prometheus prometheus-node-exporter python3 python3-pip unzip curl
   bash-completion zsh fish mandoc man-db python3-jsonschema dpkg-dev binutils mmdebstrap
   openssh-server openssh-client passwd util-linux

@@ -17,6 +17,7 @@ public enum MosaicCLI {
   /// Runs the program for `argv` (without argv[0]) and returns the exit status.
   public static func main(_ argv: [String]) -> Int32 {
     Console.guardStandardStreams()
+    Timing.mark("main")
     signal(SIGPIPE, SIG_IGN)
     return Console.finish(dispatch(argv))
   }

@@ -80,8 +80,13 @@ public enum RosterLoader {
     // `match` is a Lua pattern: compiled here, so a broken one is an error naming the agent
     // and field, not an agent that silently shows drift.
     let matcher = PatternMatcher()
+    var valid = Set<String>()  // a fleet's agents mostly share a few patterns
     for agent in roster.agents {
-      guard let pattern = agent.match, let why = matcher.compileError(pattern) else { continue }
+      guard let pattern = agent.match, !valid.contains(pattern) else { continue }
+      guard let why = matcher.compileError(pattern) else {
+        valid.insert(pattern)
+        continue
+      }
       return .failure(
         RosterLoadError(
           message:
@@ -106,8 +111,15 @@ final class PatternMatcher {
     return nil
   }
 
+  /// Answers already computed, by pattern then subject: a fleet's agents share patterns and
+  /// often their subjects (the same program line, the same prompt row).
+  private var answers: [String: [String: Bool]] = [:]
+
   func matches(_ subject: String, _ pattern: String) -> Bool {
-    (try? find(subject, pattern).get()) ?? false
+    if let known = answers[pattern]?[subject] { return known }
+    let answer = (try? find(subject, pattern).get()) ?? false
+    if subject.utf8.count <= 4096 { answers[pattern, default: [:]][subject] = answer }
+    return answer
   }
 
   struct PatternError: Error { var message: String }
@@ -138,10 +150,22 @@ final class PatternMatcher {
 
 extension Runtime {
   /// The roster at `path` (default: `$MOSAIC_ROSTER` or `<config>/fleet/roster.lua`).
+  ///
+  /// A roster is evaluated again only when its file changed (`FileIdentity`: device, inode,
+  /// size, modification and change times): `fleet ps` asks for the roster's hosts first and
+  /// then for the whole roster, and `--watch` asks every few seconds, so one process would
+  /// otherwise evaluate and validate the same file again and again (10 ms at 1000 agents).
   func loadRoster(_ path: String?, timeLimit: Double = RosterLoader.timeLimit) -> Result<
     Roster, RosterLoadError
   > {
-    RosterLoader.load(path: path ?? paths.roster, timeLimit: timeLimit)
+    let path = path ?? paths.roster
+    let key = FileIdentity(path)
+    if let key, let cached = rosterCache, cached.key == key { return .success(cached.roster) }
+    let result = RosterLoader.load(path: path, timeLimit: timeLimit)
+    if let key, case .success(let roster) = result, FileIdentity(path) == key {
+      rosterCache = (key, roster)
+    }
+    return result
   }
 
   /// `fleet.ps` options (argument 1) → the snapshot, or nil after pushing
@@ -159,6 +183,7 @@ extension Runtime {
       _ = failing(call, error.message, code: "roster-invalid")
       return nil
     }
+    Timing.mark("roster loaded")
     var options = FleetPSOptions(
       socket: try string(o["socket"], 1, "socket"), tenant: try string(o["tenant"], 1, "tenant"),
       probe: o["probe"]?.boolValue ?? false,
@@ -181,7 +206,11 @@ extension Runtime {
     let runner: any CommandRunner =
       deadline.map { DeadlineRunner(SpawnRunner(), deadline: $0) } ?? SpawnRunner()
     return FleetPlanes(
-      runner: runner, systemd: SystemctlPlane(runner: runner),
+      runner: runner,
+      systemd: SystemctlPlane(
+        runner: runner,
+        options: SystemctlPlane.Options(
+          bus: Environment.get(SystemdBus.environmentKey) != "off", deadline: deadline)),
       matcher: { matcher.matches($0, $1) })
   }
 
@@ -201,6 +230,18 @@ extension Runtime {
         }
       ),
       (
+        "fleet_roster_hosts",
+        { [unowned self] call throws(LuaCallError) in
+          // fleet_roster_hosts([path]) -> the roster's `hosts` list (roster.hosts), without
+          // building its agents as Lua tables | nil, message
+          switch loadRoster(try call.optString(1)) {
+          case .success(let roster): call.push(.array(roster.hosts.map(\.jsonValue)))
+          case .failure(let error): return call.fail(error.message)
+          }
+          return 1
+        }
+      ),
+      (
         "fleet_ps",
         { [unowned self] call throws(LuaCallError) in
           guard let snapshot = try psSnapshot(call) else { return 3 }
@@ -214,6 +255,7 @@ extension Runtime {
           // The same snapshot as JSON text, without building Lua tables (big fleets).
           guard let snapshot = try psSnapshot(call) else { return 3 }
           call.push(JSONCodec.encode(snapshot.jsonValue, indent: call.boolean(2) ? 2 : 0))
+          Timing.mark("JSON encoded")
           return 1
         }
       ),

@@ -1,3 +1,4 @@
+import FleetCore
 import LuaBridge
 import MosaicSupport
 
@@ -16,6 +17,8 @@ public final class Runtime {
   public let paths: MosaicPaths
   /// Directories searched before the shipped modules, in order.
   public let luaRoots: [String]
+  /// The last roster loaded, with the identity of its file (`loadRoster`).
+  var rosterCache: (key: FileIdentity, roster: Roster)?
 
   public init(memoryLimit: Int = 0, paths: MosaicPaths = .fromEnvironment()) throws(LuaError) {
     self.paths = paths

@@ -48,3 +48,19 @@ private func threadEntry(_ raw: UnsafeMutableRawPointer?) -> UnsafeMutableRawPoi
   Unmanaged<ThreadJob>.fromOpaque(raw!).takeRetainedValue().run()
   return nil
 }
+
+/// `items.map(transform)`, with the second half of the items done on a thread of its own
+/// when there are more than `threshold` of them: `fleet ps` reads a few small `/proc` files per
+/// pane, and a thousand panes' reads take two cores' worth of kernel time. `transform` must be
+/// safe to call from two threads at once.
+public func mapInHalves<T, R>(
+  _ items: [T], threshold: Int = 64, _ transform: @escaping (T) -> R
+) -> [R] {
+  guard items.count > threshold else { return items.map(transform) }
+  let half = items.count / 2
+  let tail = Array(items[half...])
+  let other = Background { tail.map(transform) }
+  var out = items[..<half].map(transform)
+  out += other.wait()
+  return out
+}

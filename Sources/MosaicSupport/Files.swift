@@ -63,7 +63,35 @@ public enum Files {
     return try readFD(fd, path: path, limit: limit)
   }
 
-  static func readFD(_ fd: Int32, path: String, limit: Int) throws(FileError) -> [UInt8] {
+  static func readFD(_ fd: Int32, path: String, limit: Int, sizeHint: Int = 0) throws(FileError)
+    -> [UInt8]
+  {
+    // A regular file whose size fstat told is read into one buffer of that size (one more
+    // byte sees the end): a fleet's small files are read a thousand at a time.
+    if sizeHint > 0, sizeHint < min(limit, 1 << 20) {
+      var out = [UInt8](repeating: 0, count: sizeHint + 1)
+      var used = 0
+      while used < out.count {
+        let n = out.withUnsafeMutableBytes {
+          Glibc.read(fd, $0.baseAddress! + used, $0.count - used)
+        }
+        if n < 0 {
+          if errno == EINTR { continue }
+          throw FileError("\(path): \(why())")
+        }
+        if n == 0 { break }
+        used += n
+      }
+      if used <= sizeHint {
+        out.removeLast(out.count - used)
+        return out
+      }
+      // It grew since fstat: read on from here.
+      var rest = try readFD(fd, path: path, limit: limit)
+      rest.insert(contentsOf: out, at: 0)
+      if rest.count > limit { throw FileError("\(path): larger than \(limit) bytes") }
+      return rest
+    }
     var out: [UInt8] = []
     var buf = [UInt8](repeating: 0, count: 16384)
     while true {
@@ -160,7 +188,7 @@ public enum Files {
     guard fstat(fd, &st) == 0 else { return .failure(.unreadable(why())) }
     if let refused = distrust(st, limit: limit, policy: policy) { return .failure(refused) }
     do {
-      let bytes = try readFD(fd, path: path, limit: limit)
+      let bytes = try readFD(fd, path: path, limit: limit, sizeHint: Int(st.st_size))
       return .success(bytes)
     } catch {
       // The file grew past the limit since fstat, or reading it failed.
@@ -253,5 +281,28 @@ public enum Files {
   public static func basename(_ path: String) -> String {
     guard let slash = path.lastIndex(of: "/") else { return path }
     return String(path[path.index(after: slash)...])
+  }
+}
+
+/// What `stat` says of a file that changes whenever its content may have: device, inode,
+/// size, and modification and status-change times to the nanosecond. Two equal identities
+/// of one path mean the same, unchanged file (a rewrite, rename over it or `touch` changes
+/// at least the change time).
+public struct FileIdentity: Equatable, Sendable {
+  let device: UInt64
+  let inode: UInt64
+  let size: Int64
+  let modified: [Int]
+  let changed: [Int]
+
+  /// The identity of the file at `path` (symlinks followed), nil when it cannot be stat'ed.
+  public init?(_ path: String) {
+    var st = stat()
+    guard stat(path, &st) == 0 else { return nil }
+    device = UInt64(st.st_dev)
+    inode = UInt64(st.st_ino)
+    size = Int64(st.st_size)
+    modified = [st.st_mtim.tv_sec, st.st_mtim.tv_nsec]
+    changed = [st.st_ctim.tv_sec, st.st_ctim.tv_nsec]
   }
 }

@@ -275,7 +275,7 @@ final class SystemdUnitFileStateTests: XCTestCase {
     // What the gate costs in this process: the first read (connect, /proc/<pid>/maps) and
     // later ones (connect, the cached answer), beside the spawn it replaces.
     let pid = try XCTUnwrap(
-      UserManagerProcess.managerPID(socketPath: runtime + "/systemd/private"))
+      ProcPlane.listenerPID(socketPath: runtime + "/systemd/private"))
     func best(_ body: () throws -> Void) rethrows -> Double {
       var b = Double.infinity
       for _ in 0..<20 {
@@ -319,6 +319,74 @@ final class SystemdUnitFileStateTests: XCTestCase {
       XCTAssertEqual(got[name]?.active, i < 10 ? "active" : "inactive", name)
       XCTAssertEqual(got[name]?.sub, i < 10 ? "exited" : "dead", name)
     }
+  }
+
+  /// The in-process D-Bus query (`SystemdBus`, sd-bus on the manager's private socket) lists
+  /// exactly what `systemctl --user list-units --all` lists for the same patterns, and the
+  /// plane with the bus spawns nothing for units whose boot state the index knows; with no
+  /// manager on the socket it says why, and the plane falls back to systemctl.
+  func testTheBusAnswersAsListUnits() throws {
+    let runtime = try XCTUnwrap(runtimeDirectory)
+    let p = prefix
+    try write("\(config)/\(p)-agent@.service", unit("WantedBy=default.target"))
+    try write("\(config)/\(p)-solo.service", unit(""))
+    try systemctl("daemon-reload")
+    let all = (0..<40).map { String(format: "\(p)-agent@n%03d.service", $0) }
+    try systemctl(["enable"] + all.prefix(20).map { $0 })
+    try systemctl(["start"] + all.prefix(10).map { $0 } + ["\(p)-solo.service"])
+    try systemctl(["stop", all[3]])
+    let patterns = ["\(p)-agent@*.service", "\(p)-solo.service", "\(p)-missing.service"]
+
+    let socket = SystemdBus.privateSocket(runtimeDirectory: runtime)
+    let before = SpawnRunner.spawnCount
+    let bus = try SystemdBus.listUnits(socket: socket, patterns: patterns, timeout: 10).get()
+    XCTAssertEqual(SpawnRunner.spawnCount, before, "the bus query starts no process")
+    let listed = try sh(
+      ["systemctl", "--user", "--all", "--no-pager", "--output=json", "list-units", "--"]
+        + patterns)
+    XCTAssertEqual(listed.status, 0, listed.stderr)
+    let reference = try SystemctlPlane.parseListUnits(Array(listed.stdout.utf8)).get()
+    XCTAssertEqual(bus, reference)
+    XCTAssertEqual(
+      bus.count, 21, "the twenty enabled instances (loaded: default.target wants them), solo")
+    XCTAssertEqual(bus[all[0]]?.active, "active")
+    XCTAssertEqual(bus[all[0]]?.sub, "exited")
+    XCTAssertEqual(bus[all[3]]?.active, "inactive")
+    XCTAssertEqual(bus["\(p)-solo.service"]?.load, "loaded")
+
+    // The plane: the same rows with the bus as without it, and no spawn with it.
+    let names = all + ["\(p)-solo.service", "\(p)-missing.service"]
+    let withBus = SystemctlPlane(
+      runner: SpawnRunner(), options: .init(unitFileStates: .index, bus: true))
+    let without = SystemctlPlane(runner: SpawnRunner(), options: .init(unitFileStates: .index))
+    var start = SpawnRunner.spawnCount
+    let a = try withBus.status(of: names).get()
+    let busSpawns = SpawnRunner.spawnCount - start
+    start = SpawnRunner.spawnCount
+    let b = try without.status(of: names).get()
+    XCTAssertEqual(a, b)
+    XCTAssertEqual(
+      busSpawns, SpawnRunner.spawnCount - start - 1, "list-units is the one spawn saved")
+    XCTAssertEqual(a[all[5]]?.enabled, "enabled")
+    XCTAssertEqual(a[all[25]]?.enabled, "disabled", "an instance not enabled")
+
+    // No manager on the socket: a reason, and the plane asks systemctl instead.
+    let nowhere = NSTemporaryDirectory() + p + "-no-manager"
+    switch SystemdBus.listUnits(
+      socket: nowhere + "/systemd/private", patterns: patterns, timeout: 5)
+    {
+    case .success: XCTFail("a socket with no manager answered")
+    case .failure(let failure):
+      XCTAssertLessThan(failure.code, 0)
+      XCTAssertTrue(failure.message.contains("systemd/private"), failure.message)
+    }
+    let fallback = SystemctlPlane(
+      runner: SpawnRunner(),
+      options: .init(
+        environment: ["XDG_RUNTIME_DIR": nowhere], unitFileStates: .systemctl, bus: true))
+    start = SpawnRunner.spawnCount
+    _ = fallback.status(of: names)  // systemctl finds no manager there either: it only must try
+    XCTAssertGreaterThan(SpawnRunner.spawnCount, start, "the fallback spawned systemctl")
   }
 
   func testSpawnsDoNotGrowWithUnits() throws {

@@ -255,7 +255,9 @@ end
 -- other hosts and those to ask, this machine's name.
 local function plan(query)
   local q, own = split_query(query)
-  local roster = not M.serving and fleet.roster(q.roster)
+  -- Only the roster's hosts: its agents are not needed here (and not built as Lua tables).
+  local list = not M.serving and host.fleet_roster_hosts(q.roster)
+  local roster = list and { hosts = list }
   local here, others = mosaic.hostname(), {}
   if roster then
     local _

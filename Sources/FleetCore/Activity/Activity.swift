@@ -69,7 +69,7 @@ public struct ActivityReader {
   /// Lua's `string.find(subject, pattern) ~= nil`.
   public var matcher: (String, String) -> Bool
 
-  /// Claude status records already read (`prefetchClaudeRecords`), by pid.
+  /// Claude status records already read (`remember`), by pid.
   let records = RecordMemo()
 
   public init(procRoot: String = "/proc", matcher: @escaping (String, String) -> Bool) {
@@ -77,19 +77,10 @@ public struct ActivityReader {
     self.matcher = matcher
   }
 
-  /// Reads the Claude status records of `processes` at once, past 64 of them on two
-  /// threads (each is a read of the process's `environ`, which costs the kernel tens of
-  /// microseconds, and of its status file), for the `read` calls that follow.
-  public func prefetchClaudeRecords(_ processes: [ProcessSnapshot]) {
-    let procRoot = self.procRoot
-    func look(_ slice: ArraySlice<ProcessSnapshot>) -> [(Int32, ClaudeRecord.Lookup)] {
-      slice.map { ($0.pid, ClaudeRecord.status(of: $0, procRoot: procRoot)) }
-    }
-    let half = processes.count > 64 ? processes.count / 2 : 0
-    let other = half > 0 ? Background { look(processes[half...]) } : nil
-    var found = look(processes[..<(half > 0 ? half : processes.count)])
-    found += other?.wait() ?? []
-    for (pid, lookup) in found { records.byPid[pid] = lookup }
+  /// Keeps Claude status records read ahead of the `read` calls that follow (by
+  /// `RowContext.rows`, on two threads with the rows' other `/proc` reads).
+  public func remember(_ lookup: ClaudeRecord.Lookup, of pid: Int32) {
+    records.byPid[pid] = lookup
   }
 
   /// The activity of an agent whose program is `process` (nil: none found), whose
@@ -254,7 +245,7 @@ public struct ActivityReader {
   }
 }
 
-/// What `ActivityReader.prefetchClaudeRecords` read, shared by the reader's copies. Filled
+/// What `ActivityReader.remember` was given, shared by the reader's copies. Filled
 /// before the reads that use it, on the thread that reads.
 final class RecordMemo: @unchecked Sendable {
   var byPid: [Int32: ClaudeRecord.Lookup] = [:]

@@ -106,6 +106,20 @@ public enum FleetPS {
     let unitNames = local.map(\.unit)
     let systemdTask = Background { (systemd.status(of: unitNames), systemd.lingerEnabled()) }
 
+    // While tmux answers, the foreground groups under the server's children, which are the
+    // panes' processes: matched to panes by pid (and terminal) once the listing is back, so
+    // the listing and the /proc walk, the two slowest reads, overlap. A pane not found this
+    // way (a server that could not be identified, a pane started since) is walked after.
+    var early: [Int32: ForegroundGroup] = [:]
+    if planes.procRoot == "/proc", let server = tmux.serverPID(),
+      let panePids = ProcPlane.children(of: server), panePids.count <= 20_000
+    {
+      let groups = mapInHalves(panePids) {
+        ProcPlane.foregroundGroup(ofPanePid: $0, paneTTY: nil)
+      }
+      for (pid, group) in zip(panePids, groups) { early[pid] = group }
+    }
+
     let now = planes.now()
     let leaseStore = LeaseStore(runDir: options.runDir)
     var files: [String: (HeartbeatReading, Lease?)] = [:]
@@ -120,6 +134,7 @@ public enum FleetPS {
     }
     for agent in local { _ = readFiles(agent.name, interval: agent.heartbeatInterval) }
 
+    Timing.mark("process groups and heartbeat files read")
     var listing: TmuxListing? = nil
     switch tmuxTask.wait() {
     case .success(let l):
@@ -135,6 +150,7 @@ public enum FleetPS {
         warn(.tmuxUnreadable, "tmux socket \(socket): \(error)")
       }
     }
+    Timing.mark("tmux listed")
     // The process in each live pane, read while systemd is still answering.
     // A dead pane keeps its old pid, which may be another process's by now: only live
     // panes are looked up, and only on the pane's own terminal.
@@ -142,8 +158,22 @@ public enum FleetPS {
     let live = (listing?.panes ?? []).filter {
       !$0.dead && $0.panePid != nil && agentPanes[$0.session] == $0
     }
-    let foregrounds = ProcPlane.foregroundGroups(
-      of: live.map { ($0.paneId, $0.panePid!, $0.tty) }, procRoot: planes.procRoot)
+    var foregrounds: [String: ForegroundGroup] = [:]
+    var unwalked: [TmuxPane] = []
+    for pane in live {
+      if let group = early[pane.panePid!], let tty = group.paneTTY,
+        ProcPlane.ttyDevice(pane.tty) == tty
+      {
+        foregrounds[pane.paneId] = group
+      } else {
+        unwalked.append(pane)
+      }
+    }
+    for (id, group) in ProcPlane.foregroundGroups(
+      of: unwalked.map { ($0.paneId, $0.panePid!, $0.tty) }, procRoot: planes.procRoot)
+    {
+      foregrounds[id] = group
+    }
 
     var units: [String: UnitStatus]? = nil
     let (unitResult, linger) = systemdTask.wait()
@@ -158,6 +188,7 @@ public enum FleetPS {
           + " (loginctl enable-linger)")
     }
 
+    Timing.mark("systemd answered")
     let context = RowContext(
       now: now, planes: planes, probed: options.probe, foregrounds: foregrounds,
       profiles: options.profiles,
@@ -188,9 +219,11 @@ public enum FleetPS {
             defaultTenant: roster.tenant))
       }
     }
+    let rows = context.rows(inputs)
+    Timing.mark("rows built")
     return FleetSnapshot(
       generatedAt: now, host: planes.host, socket: socket, roster: roster.path,
-      warnings: warnings, agents: context.rows(inputs))
+      warnings: warnings, agents: rows)
   }
 }
 
@@ -261,8 +294,23 @@ struct RowContext {
   /// panes that still need it in one tmux call.
   func rows(_ inputs: [RowInput]) -> [AgentRow] {
     let founds = inputs.map(found)
-    reader.prefetchClaudeRecords(
-      founds.compactMap { f in f.flatMap { profile($0)?.record == "claude" ? $0.process : nil } })
+    // Each agent process's own files, read at once on two threads: its working directory,
+    // and a Claude's status record (its `environ` for HOME, then the file).
+    let procRoot = planes.procRoot
+    let programs = founds.compactMap { f in
+      f.map { ($0.process, profile($0)?.record == "claude") }
+    }
+    let read = mapInHalves(programs) { program, claude in
+      (
+        program.pid, ProcPlane.cwd(of: program.pid, procRoot: procRoot),
+        claude ? ClaudeRecord.status(of: program, procRoot: procRoot) : nil
+      )
+    }
+    var cwds: [Int32: String] = [:]
+    for (pid, cwd, record) in read {
+      cwds[pid] = cwd
+      if let record { reader.remember(record, of: pid) }
+    }
     var activities: [Activity?] = Array(repeating: nil, count: inputs.count)
     var needScreen: [Int] = []
     for (i, input) in inputs.enumerated() {
@@ -286,7 +334,11 @@ struct RowContext {
           heartbeatHealthy: inputs[i].heartbeat?.health == "healthy", onScreen: verdict)
       }
     }
-    return inputs.indices.map { row(inputs[$0], found: founds[$0], activity: activities[$0]) }
+    return inputs.indices.map {
+      row(
+        inputs[$0], found: founds[$0], activity: activities[$0],
+        cwd: founds[$0].flatMap { cwds[$0.process.pid] })
+    }
   }
 
   /// The profile `activity` is read with: the roster's runtime, or, when another program
@@ -308,7 +360,7 @@ struct RowContext {
 
   /// One row of SPEC 2.4's `agents`: the planes' answers put together; its flags follow
   /// from them (`AgentRow.flags`).
-  func row(_ input: RowInput, found: Found?, activity: Activity?) -> AgentRow {
+  func row(_ input: RowInput, found: Found?, activity: Activity?, cwd: String?) -> AgentRow {
     let agent = input.agent
     var status: UnitStatus? = nil
     if case .known(let s) = input.unit { status = s }
@@ -321,7 +373,9 @@ struct RowContext {
       pane = AgentRow.Pane(p, command: found.map { commandName($0.group.leader) }, now: now)
     }
     let process = found.map {
-      AgentRow.Process(program: $0.process, group: $0.group, cwd: ProcPlane.cwd(of: $0.process.pid))
+      AgentRow.Process(
+        program: $0.process, group: $0.group,
+        cwd: cwd)
     }
     let probed = self.probed && agent != nil && input.heartbeat != nil
     return AgentRow(

@@ -136,7 +136,7 @@ public enum ProcPlane {
       }
       leader = p
     }
-    return ForegroundGroup(leader: leader!, members: members)
+    return ForegroundGroup(leader: leader!, members: members, paneTTY: pane.ttyNr)
   }
 
   /// `foregroundGroup` of many panes (pane id, pane pid, pane tty), by pane id; panes
@@ -145,18 +145,50 @@ public enum ProcPlane {
   public static func foregroundGroups(
     of panes: [(id: String, pid: Int32, tty: String)], procRoot: String = "/proc"
   ) -> [String: ForegroundGroup] {
-    func read(_ slice: ArraySlice<(id: String, pid: Int32, tty: String)>)
-      -> [(String, ForegroundGroup?)]
-    {
-      slice.map { ($0.id, foregroundGroup(ofPanePid: $0.pid, paneTTY: $0.tty, procRoot: procRoot)) }
+    let groups = mapInHalves(panes) {
+      foregroundGroup(ofPanePid: $0.pid, paneTTY: $0.tty, procRoot: procRoot)
     }
-    let half = panes.count > 64 ? panes.count / 2 : 0
-    let other = half > 0 ? Background { read(panes[half...]) } : nil
     var out: [String: ForegroundGroup] = [:]
     out.reserveCapacity(panes.count)
-    for (id, group) in read(panes[..<(half > 0 ? half : panes.count)]) { out[id] = group }
-    for (id, group) in other?.wait() ?? [] { out[id] = group }
+    for (pane, group) in zip(panes, groups) { out[pane.id] = group }
     return out
+  }
+
+  /// The children of `pid` (those its main thread started), or nil when they cannot be read.
+  public static func children(of pid: Int32, procRoot: String = "/proc") -> [Int32]? {
+    guard let text = readFile("\(procRoot)/\(pid)/task/\(pid)/children", limit: 1 << 20)
+    else { return nil }
+    return text.split(separator: 0x20).compactMap { Int32(String(decoding: $0, as: UTF8.self)) }
+  }
+
+  /// The pid of the process at the other end of a connection to the unix socket `path`
+  /// (`SO_PEERCRED`), if it runs as this user: a tmux server, the user manager. The
+  /// connection is closed at once, before anything is said on it.
+  public static func listenerPID(socketPath: String) -> pid_t? {
+    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var addr = sockaddr_un()
+    addr.sun_family = sa_family_t(AF_UNIX)
+    let path = Array(socketPath.utf8)
+    let capacity = MemoryLayout.size(ofValue: addr.sun_path)
+    guard path.count < capacity else { return nil }
+    withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+      for (i, b) in path.enumerated() { raw[i] = b }
+      raw[path.count] = 0
+    }
+    let len = socklen_t(MemoryLayout<sa_family_t>.size + path.count + 1)
+    let rc = withUnsafePointer(to: &addr) {
+      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, len) }
+    }
+    guard rc == 0 else { return nil }
+    // struct ucred { pid_t pid; uid_t uid; gid_t gid; } (Glibc hides it behind _GNU_SOURCE).
+    var cred: (pid_t, uid_t, gid_t) = (0, 0, 0)
+    var credLen = socklen_t(MemoryLayout<(pid_t, uid_t, gid_t)>.size)
+    guard getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credLen) == 0, cred.0 > 0,
+      cred.1 == geteuid()
+    else { return nil }
+    return cred.0
   }
 
   /// The process groups that have a member in state `T`, from one scan of `/proc`.
@@ -275,7 +307,26 @@ public enum ProcPlane {
     let fd = open(path, O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { return nil }
     defer { close(fd) }
-    var out = [UInt8](repeating: 0, count: min(limit, 4096))
+    // Most /proc files here (stat, a launcher's cmdline, children) fit in one 4 KiB read into
+    // scratch space, copied out at their size.
+    let first: (done: Bool, bytes: [UInt8]?) = withUnsafeTemporaryAllocation(
+      of: UInt8.self, capacity: 4096
+    ) { buf in
+      var used = 0
+      while used < buf.count {
+        let n = Glibc.read(fd, buf.baseAddress! + used, buf.count - used)
+        if n < 0 {
+          if errno == EINTR { continue }
+          return (true, nil)
+        }
+        if n == 0 { return (true, Array(buf[0..<min(used, limit)])) }
+        used += n
+      }
+      return (false, nil)  // more than 4 KiB: read again below
+    }
+    if first.done { return first.bytes }
+    guard lseek(fd, 0, SEEK_SET) == 0 else { return nil }
+    var out = [UInt8](repeating: 0, count: min(limit, 65536))
     var used = 0
     while used < limit {
       if used == out.count {

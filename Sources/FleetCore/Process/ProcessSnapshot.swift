@@ -87,6 +87,8 @@ public struct ForegroundGroup: Sendable, Equatable {
   public var leader: ProcessSnapshot
   /// Shallowest first; empty when no process under the pane is in the group.
   public var members: [Member]
+  /// The pane process's terminal (`tty_nr`), to check the group against the pane's tty.
+  public var paneTTY: Int64? = nil
 
   /// A member is stopped (state T): nobody reads what is sent to the pane.
   public var stopped: Bool { leader.isStopped || members.contains { $0.process.isStopped } }

@@ -5,9 +5,11 @@ import MosaicSupport
 #endif
 
 /// The systemd plane over `systemctl --user`, in one or two processes per query whatever the
-/// number of units:
+/// number of units, or none:
 ///
-/// 1. `systemctl --user --all --no-pager --output=json list-units -- PATTERN...` gives the load,
+/// 1. With `Options.bus`, one in-process D-Bus `ListUnitsByPatterns` on the manager's private
+///    socket (`SystemdBus`) gives the load, active and sub states; when the bus cannot answer,
+///    `systemctl --user --all --no-pager --output=json list-units -- PATTERN...` gives the load,
 ///    active and sub states of every loaded unit asked for. A unit that is not loaded is
 ///    inactive/dead, which is what `systemctl show` reports for it. Aliases are looked up under
 ///    the id of the unit they name (`UnitFileIndex.unitID`), since `list-units` lists ids only.
@@ -81,13 +83,18 @@ public struct SystemctlPlane: SystemdQuerying {
     public var unitFileStates: UnitFileStates?
     /// The manager's systemd major version; nil reads it from the manager process.
     public var systemdVersion: Int?
+    /// Ask the manager for the active states over D-Bus in-process (`SystemdBus`) before
+    /// spawning `systemctl list-units`; `systemctl` still answers when the bus cannot.
+    public var bus: Bool
+    /// Monotonic time (`Clock.monotonic`) by which the bus call must have answered.
+    public var deadline: Double?
 
     public init(
       environment: [String: String]? = nil, runUserRoot: String = "/run/user",
       managerEnvironment: [String: String]? = nil,
       lingerDirectory: String = "/var/lib/systemd/linger", userName: String? = nil,
       timeout: Double = 15, maxExactPatterns: Int = 64, unitFileStates: UnitFileStates? = nil,
-      systemdVersion: Int? = nil
+      systemdVersion: Int? = nil, bus: Bool = false, deadline: Double? = nil
     ) {
       self.environment = environment
       self.runUserRoot = runUserRoot
@@ -98,6 +105,8 @@ public struct SystemctlPlane: SystemdQuerying {
       self.maxExactPatterns = maxExactPatterns
       self.unitFileStates = unitFileStates
       self.systemdVersion = systemdVersion
+      self.bus = bus
+      self.deadline = deadline
     }
   }
 
@@ -143,18 +152,25 @@ public struct SystemctlPlane: SystemdQuerying {
     // 1. Active states.
     var wanted = names.filter { UnitName.classify($0) != nil }
     for name in names { if let id = ids[name], id != name { wanted.append(id) } }
-    let listUnits = run(
-      Self.listUnitsArguments(patterns: Self.patterns(for: wanted, max: options.maxExactPatterns)),
-      environment: extraEnvironment)
-    let rows: [String: UnitStatus]
-    switch listUnits {
-    case .failure(let error):
-      return .failure(error)
-    case .success(let result):
-      guard result.ok else { return .failure(Self.unreachable(result)) }
-      switch Self.parseListUnits(result.stdout) {
-      case .failure(let error): return .failure(error)
-      case .success(let parsed): rows = parsed
+    let patterns = Self.patterns(for: wanted, max: options.maxExactPatterns)
+    var rows: [String: UnitStatus]
+    if options.bus, let runtimeDirectory,
+      case .success(let listed) = SystemdBus.listUnits(
+        socket: SystemdBus.privateSocket(runtimeDirectory: runtimeDirectory), patterns: patterns,
+        timeout: options.deadline.map { min(options.timeout, $0 - Clock.monotonic()) }
+          ?? options.timeout)
+    {
+      rows = listed
+    } else {
+      switch run(Self.listUnitsArguments(patterns: patterns), environment: extraEnvironment) {
+      case .failure(let error):
+        return .failure(error)
+      case .success(let result):
+        guard result.ok else { return .failure(Self.unreachable(result)) }
+        switch Self.parseListUnits(result.stdout) {
+        case .failure(let error): return .failure(error)
+        case .success(let parsed): rows = parsed
+        }
       }
     }
 

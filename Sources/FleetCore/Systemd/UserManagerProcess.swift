@@ -16,7 +16,9 @@ import Synchronization
 enum UserManagerProcess {
   /// The manager's environment, or nil when the manager or its environment cannot be read.
   static func environment(runtimeDirectory: String) -> [String: String]? {
-    guard let pid = managerPID(socketPath: PathText.join(runtimeDirectory, "systemd/private"))
+    guard
+      let pid = ProcPlane.listenerPID(
+        socketPath: PathText.join(runtimeDirectory, "systemd/private"))
     else { return nil }
     guard case .success(let bytes) = readProcFile("/proc/\(pid)/environ") else { return nil }
     var env: [String: String] = [:]
@@ -39,7 +41,9 @@ enum UserManagerProcess {
   /// the manager's. A systemd built without that shared library gives nil. The answer is kept
   /// per manager pid for the life of this process.
   static func systemdVersion(runtimeDirectory: String) -> Int? {
-    guard let pid = managerPID(socketPath: PathText.join(runtimeDirectory, "systemd/private"))
+    guard
+      let pid = ProcPlane.listenerPID(
+        socketPath: PathText.join(runtimeDirectory, "systemd/private"))
     else { return nil }
     if let known = versionCache.withLock({ $0[pid] }) { return known }
     guard case .success(let maps) = readProcFile("/proc/\(pid)/maps") else { return nil }
@@ -76,34 +80,6 @@ enum UserManagerProcess {
       }
       return nil
     }
-  }
-
-  /// The pid of the process listening on `socketPath`, if it runs as this user.
-  static func managerPID(socketPath: String) -> pid_t? {
-    let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var addr = sockaddr_un()
-    addr.sun_family = sa_family_t(AF_UNIX)
-    let path = Array(socketPath.utf8)
-    let capacity = MemoryLayout.size(ofValue: addr.sun_path)
-    guard path.count < capacity else { return nil }
-    withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-      for (i, b) in path.enumerated() { raw[i] = b }
-      raw[path.count] = 0
-    }
-    let len = socklen_t(MemoryLayout<sa_family_t>.size + path.count + 1)
-    let rc = withUnsafePointer(to: &addr) {
-      $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, len) }
-    }
-    guard rc == 0 else { return nil }
-    // struct ucred { pid_t pid; uid_t uid; gid_t gid; } (Glibc hides it behind _GNU_SOURCE).
-    var cred: (pid_t, uid_t, gid_t) = (0, 0, 0)
-    var credLen = socklen_t(MemoryLayout<(pid_t, uid_t, gid_t)>.size)
-    guard getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credLen) == 0, cred.0 > 0,
-      cred.1 == geteuid()
-    else { return nil }
-    return cred.0
   }
 
   /// Reads a /proc file (their size in stat is 0, so read until EOF), at most 1 MiB.

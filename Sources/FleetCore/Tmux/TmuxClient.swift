@@ -44,13 +44,26 @@ public struct TmuxClient: Sendable {
   /// The argv builders for this server.
   public var argv: TmuxArgv { TmuxArgv(program: program, socket: socket) }
 
+  /// Where the server of `-L socket` listens, as tmux derives it:
+  /// `${TMUX_TMPDIR:-/tmp}/tmux-<uid>/<socket>`.
+  public var socketPath: String {
+    let base = Environment.nonEmpty("TMUX_TMPDIR") ?? "/tmp"
+    return PathText.join(base, "tmux-\(geteuid())/\(socket)")
+  }
+
+  /// The server's pid, from the socket's peer credentials (nil: no server of this user
+  /// listens there). Nothing is said on the connection: the server sees a client come and go.
+  public func serverPID() -> Int32? {
+    ProcPlane.listenerPID(socketPath: socketPath)
+  }
+
   /// Every pane on the server, and the server's version, from one
   /// `tmux -L <socket> list-panes -a -F <format>` call.
   /// `withCommand: false` leaves `currentCommand` empty and makes the query cheaper.
   public func listPanes(withCommand: Bool = true) -> Result<TmuxListing, TmuxError> {
     switch run(argv.listPanes(withCommand: withCommand)) {
     case .failure(let e): return .failure(e)
-    case .success(let result): return ListPanesFormat.parse(result.stdoutText)
+    case .success(let result): return ListPanesFormat.parse(result.stdout)
     }
   }
 

@@ -160,29 +160,72 @@ enum ListPanesFormat {
   /// Parses `list-panes -a -F format` output; `.failed` naming the offending line when a
   /// line does not have the expected shape.
   static func parse(_ text: String) -> Result<TmuxListing, TmuxError> {
-    var version: String? = nil
-    var panes: [TmuxPane] = []
-    for line in text.split(separator: "\n", omittingEmptySubsequences: true) {
-      let f = line.split(
-        separator: separator, maxSplits: fieldCount - 1, omittingEmptySubsequences: false
-      ).map(String.init)
-      guard f.count == fieldCount, f[4].hasPrefix("%"), let window = Int(f[2]),
-        let pane = Int(f[3])
-      else {
-        return .failure(.failed("unexpected list-panes output: \(printable(String(line)))"))
+    parse(Array(text.utf8))
+  }
+
+  /// The same over tmux's bytes, with a String made only for the fields that are text: this
+  /// runs on every `fleet ps`, for every pane on the server.
+  static func parse(_ output: [UInt8]) -> Result<TmuxListing, TmuxError> {
+    output.withUnsafeBufferPointer { bytes in
+      var version: String? = nil
+      var panes: [TmuxPane] = []
+      var fields = [Range<Int>](repeating: 0..<0, count: fieldCount)
+      var start = 0
+      while start < bytes.count {
+        var end = start
+        while end < bytes.count, bytes[end] != 0x0a { end += 1 }
+        defer { start = end + 1 }
+        if end == start { continue }
+        // At most fieldCount fields: the last one (the command) keeps any separator.
+        var count = 0
+        var from = start
+        for i in start..<end where bytes[i] == 0x1f && count < fieldCount - 1 {
+          fields[count] = from..<i
+          count += 1
+          from = i + 1
+        }
+        fields[count] = from..<end
+        count += 1
+        func string(_ k: Int) -> String { String(decoding: bytes[fields[k]], as: UTF8.self) }
+        func int(_ k: Int) -> Int? { Self.integer(bytes[fields[k]]) }
+        func flag(_ k: Int) -> Bool { fields[k].count == 1 && bytes[fields[k].lowerBound] == 0x31 }
+        guard count == fieldCount, !fields[4].isEmpty, bytes[fields[4].lowerBound] == 0x25,
+          let window = int(2), let pane = int(3)
+        else {
+          let line = String(decoding: bytes[start..<end], as: UTF8.self)
+          return .failure(.failed("unexpected list-panes output: \(printable(line))"))
+        }
+        if version == nil, !fields[0].isEmpty { version = string(0) }
+        panes.append(
+          TmuxPane(
+            session: string(1), paneId: string(4), panePid: int(5).flatMap { Int32(exactly: $0) },
+            dead: flag(6), deadStatus: int(7), deadSignal: int(8), currentCommand: string(22),
+            tty: string(9), width: int(10), height: int(11), windowWidth: int(12),
+            windowHeight: int(13), windowActivity: int(14), inMode: (int(15) ?? 0) > 0,
+            mode: fields[16].isEmpty ? nil : string(16), inputOff: flag(17), cursorX: int(18),
+            cursorY: int(19), alternateOn: flag(20), sessionAttached: int(21) ?? 0,
+            windowIndex: window, paneIndex: pane))
       }
-      if version == nil, !f[0].isEmpty { version = f[0] }
-      panes.append(
-        TmuxPane(
-          session: f[1], paneId: f[4], panePid: Int32(f[5]), dead: f[6] == "1",
-          deadStatus: Int(f[7]), deadSignal: Int(f[8]), currentCommand: f[22], tty: f[9],
-          width: Int(f[10]), height: Int(f[11]), windowWidth: Int(f[12]),
-          windowHeight: Int(f[13]), windowActivity: Int(f[14]), inMode: (Int(f[15]) ?? 0) > 0,
-          mode: f[16].isEmpty ? nil : f[16], inputOff: f[17] == "1", cursorX: Int(f[18]),
-          cursorY: Int(f[19]), alternateOn: f[20] == "1", sessionAttached: Int(f[21]) ?? 0,
-          windowIndex: window, paneIndex: pane))
+      return .success(TmuxListing(version: version, panes: panes))
     }
-    return .success(TmuxListing(version: version, panes: panes))
+  }
+
+  /// A decimal integer (an optional `-` and digits, as `Int(String)` reads it), nil otherwise.
+  static func integer(_ digits: Slice<UnsafeBufferPointer<UInt8>>) -> Int? {
+    var i = digits.startIndex
+    let negative = i < digits.endIndex && digits[i] == 0x2d
+    if negative || (i < digits.endIndex && digits[i] == 0x2b) { i += 1 }
+    guard i < digits.endIndex, digits.endIndex - i <= 18 else {
+      return i < digits.endIndex ? Int(String(decoding: digits, as: UTF8.self)) : nil
+    }
+    var value = 0
+    while i < digits.endIndex {
+      let d = Int(digits[i]) - 0x30
+      guard d >= 0, d <= 9 else { return nil }
+      value = value * 10 + d
+      i += 1
+    }
+    return negative ? -value : value
   }
 
   /// A line for an error message: control characters shown as `?`, at most 120 characters.
