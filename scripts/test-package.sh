@@ -50,7 +50,7 @@ has_depends() {
   done
 }
 check "Depends names what it links and runs: $depends" \
-  has_depends libc6 liblua5.4-0 libedit2 tmux systemd
+  has_depends libc6 liblua5.4-0 libedit2 libsystemd0 tmux systemd
 no_scripts() {
   local info
   info=$(dpkg-deb -I "$deb") || return 1

@@ -64,6 +64,21 @@ local function timed(runs, fn)
   return median(samples)
 end
 
+-- The medians of `a` and `b`, timed alternately (a, b, a, b, ...) after one warm-up each.
+local function interleaved(runs, a, b)
+  local sa, sb = {}, {}
+  a()
+  b()
+  for i = 1, runs do
+    local t0 = mosaic.monotonic()
+    a()
+    local t1 = mosaic.monotonic()
+    b()
+    sa[i], sb[i] = (t1 - t0) * 1000, (mosaic.monotonic() - t1) * 1000
+  end
+  return median(sa), median(sb)
+end
+
 local function names(n)
   local list = {}
   for i = 1, n do
@@ -165,10 +180,11 @@ local function measure(n)
       assert(row.pane.state == "alive" and row.systemd.active == "active", row.name .. " not up")
     end
     local r = { first = first }
-    r.ps = timed(opts.runs, function()
+    -- fleet ps and the floor alternate, run by run, so a change in the machine's speed
+    -- (other jobs on a shared VM) falls on both alike and their ratio holds.
+    r.ps, r.floor = interleaved(opts.runs, function()
       run(ps)
-    end)
-    r.floor = timed(opts.runs, function()
+    end, function()
       run({ "tmux", "-L", socket, "list-panes", "-a", "-F", "#{session_name} #{pane_id} #{pane_pid}" })
       run({ "systemctl", "--user", "list-units", "--all", "--plain", "--no-legend", table.unpack(units) })
     end)

@@ -129,6 +129,22 @@ public struct SystemctlPlane: SystemdQuerying {
     let extraEnvironment = childEnvironment()
     let runtimeDirectory =
       extraEnvironment["XDG_RUNTIME_DIR"] ?? ownEnvironment("XDG_RUNTIME_DIR")
+    // 1a. Active states over the bus, on a thread of its own while the index is built. The
+    // names' aliases (known from the index) are asked after, if the first answer lacks them.
+    let valid = names.filter { UnitName.classify($0) != nil }
+    let socket = runtimeDirectory.map { SystemdBus.privateSocket(runtimeDirectory: $0) }
+    let timeout = options.deadline.map { min(options.timeout, $0 - Clock.monotonic()) }
+    let maxExact = options.maxExactPatterns
+    func busList(_ units: [String]) -> [String: UnitStatus]? {
+      guard let socket else { return nil }
+      let answer = SystemdBus.listUnits(
+        socket: socket, patterns: Self.patterns(for: units, max: maxExact),
+        timeout: timeout ?? options.timeout)
+      guard case .success(let rows) = answer else { return nil }
+      return rows
+    }
+    let busTask = options.bus && socket != nil ? Background { busList(valid) } : nil
+
     // The index only where it is exact for the manager's systemd (see the type's doc).
     let managerEnvironment =
       usesIndex(runtimeDirectory: runtimeDirectory)
@@ -148,20 +164,18 @@ public struct SystemctlPlane: SystemdQuerying {
     } else {
       for name in names { answers[name] = UnitName.classify(name) == nil ? .error : .askSystemd }
     }
+    let aliasIDs = names.compactMap { name in ids[name].flatMap { $0 == name ? nil : $0 } }
 
-    // 1. Active states.
-    var wanted = names.filter { UnitName.classify($0) != nil }
-    for name in names { if let id = ids[name], id != name { wanted.append(id) } }
-    let patterns = Self.patterns(for: wanted, max: options.maxExactPatterns)
-    var rows: [String: UnitStatus]
-    if options.bus, let runtimeDirectory,
-      case .success(let listed) = SystemdBus.listUnits(
-        socket: SystemdBus.privateSocket(runtimeDirectory: runtimeDirectory), patterns: patterns,
-        timeout: options.deadline.map { min(options.timeout, $0 - Clock.monotonic()) }
-          ?? options.timeout)
+    var rows = busTask?.wait()
+    if let listed = rows, case let missing = aliasIDs.filter({ listed[$0] == nil }),
+      !missing.isEmpty
     {
-      rows = listed
-    } else {
+      rows = busList(missing).map { listed.merging($0) { kept, _ in kept } }
+    }
+
+    // 1b. Active states from systemctl when the bus could not answer.
+    if rows == nil {
+      let patterns = Self.patterns(for: valid + aliasIDs, max: options.maxExactPatterns)
       switch run(Self.listUnitsArguments(patterns: patterns), environment: extraEnvironment) {
       case .failure(let error):
         return .failure(error)
@@ -173,6 +187,7 @@ public struct SystemctlPlane: SystemdQuerying {
         }
       }
     }
+    let units = rows ?? [:]
 
     // 2. Unit-file states systemd must compute.
     let ask = names.filter { answers[$0] == .askSystemd }
@@ -196,7 +211,7 @@ public struct SystemctlPlane: SystemdQuerying {
     // list-units lists unit ids only: one `show` gives the active state of the unit they name.
     var aliasRows: [String: UnitStatus] = [:]
     if index == nil {
-      let aliases = names.filter { rows[$0] == nil && fileStates[$0] == .state("alias") }
+      let aliases = names.filter { units[$0] == nil && fileStates[$0] == .state("alias") }
       if !aliases.isEmpty,
         case .success(let result) = run(
           Self.showArguments(aliases), environment: extraEnvironment), result.ok
@@ -215,7 +230,7 @@ public struct SystemctlPlane: SystemdQuerying {
       case .notFound: status.enabled = "not-found"
       case .error, .listed, .askSystemd: status.enabled = nil
       }
-      if let row = rows[name] ?? ids[name].flatMap({ rows[$0] }) ?? aliasRows[name] {
+      if let row = units[name] ?? ids[name].flatMap({ units[$0] }) ?? aliasRows[name] {
         status.load = row.load
         status.active = row.active
         status.sub = row.sub
