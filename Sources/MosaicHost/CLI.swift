@@ -71,9 +71,9 @@ public enum MosaicCLI {
     return ExitCode.failure
   }
 
-  static func makeRuntime(memoryLimit: Int = 0) -> Runtime? {
+  static func makeLuaRuntime(memoryLimit: Int = 0) -> LuaRuntime? {
     do {
-      return try Runtime(memoryLimit: memoryLimit)
+      return try LuaRuntime(memoryLimit: memoryLimit)
     } catch {
       Console.error("mosaic: cannot start the Lua runtime: \(error.message)\n")
       return nil
@@ -127,7 +127,7 @@ public enum MosaicCLI {
       return fail("cannot read script: \(error.message)")
     }
     // The memory cap applies once `execute` starts the script (setArg must not fail).
-    guard let runtime = makeRuntime() else { return 1 }
+    guard let runtime = makeLuaRuntime() else { return 1 }
     runtime.setArg(script: path, before: ["mosaic"], args: args)
     let name = path == "-" ? "=stdin" : "@" + path
     return execute(runtime, source: stripShebang(source), name: name, args: args, limits: limits)
@@ -143,7 +143,7 @@ public enum MosaicCLI {
       chunks.append(chunk)
       rest = rest.dropFirst()
     }
-    guard let runtime = makeRuntime() else { return 1 }
+    guard let runtime = makeLuaRuntime() else { return 1 }
     let script = rest.first
     let args = Array(rest.dropFirst())
     runtime.setArg(
@@ -171,7 +171,7 @@ public enum MosaicCLI {
   /// Loads and runs a chunk as a top-level program: errors print `mosaic: ` with a
   /// traceback and give status 1; `os.exit` leaves directly.
   static func execute(
-    _ runtime: Runtime, source: [UInt8], name: String, args: [String], limits: ScriptLimits
+    _ runtime: LuaRuntime, source: [UInt8], name: String, args: [String], limits: ScriptLimits
   ) -> Int32 {
     let lua = runtime.lua
     do {
@@ -192,7 +192,7 @@ public enum MosaicCLI {
       return ExitCode.ok
     } catch {
       if error.kind == .aborted, error.message.contains("interrupted") {
-        return Runtime.report(error)
+        return LuaRuntime.report(error)
       }
       Console.flush()
       var message = error.message
@@ -225,12 +225,12 @@ public enum MosaicCLI {
 
   /// Finds the script for `mosaic <group> <command>` or `mosaic <command>`.
   static func runCommand(_ argv: [String]) -> Int32 {
-    guard let runtime = makeRuntime() else { return 1 }
+    guard let runtime = makeLuaRuntime() else { return 1 }
     return runtime.runMain(module: "mosaic._dispatch", argv: argv)
   }
 
   static func runShell(_ argv: [String]) -> Int32 {
-    guard let runtime = makeRuntime() else { return 1 }
+    guard let runtime = makeLuaRuntime() else { return 1 }
     return Shell.run(runtime, argv: argv)
   }
 }

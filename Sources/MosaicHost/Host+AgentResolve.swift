@@ -2,7 +2,7 @@ import FleetCore
 import LuaBridge
 import MosaicSupport
 
-extension Runtime {
+extension LuaRuntime {
   /// The roster for a verb that addresses one agent by name (send, capture, watch,
   /// attach): no roster file where mosaic looks by default (`$MOSAIC_ROSTER`, else
   /// `<config>/fleet/roster.lua`) is an empty roster, so unrostered sessions stay

@@ -2,7 +2,7 @@ import FleetCore
 import LuaBridge
 import MosaicSupport
 
-extension Runtime {
+extension LuaRuntime {
   /// Raw agent primitives (Send); the friendly API is lua/mosaic/agent.lua.
   func agentSendFunctions() -> [(String, HostFunction)] {
     let paths = self.paths

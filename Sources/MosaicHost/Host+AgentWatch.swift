@@ -6,7 +6,7 @@ import MosaicSupport
   import Glibc
 #endif
 
-extension Runtime {
+extension LuaRuntime {
   /// Raw agent primitives (capture, watch, attach); the friendly API is
   /// lua/mosaic/agent.lua, which resolves agent names to panes and sessions first.
   func agentWatchFunctions() -> [(String, HostFunction)] {

@@ -7,7 +7,7 @@ import MosaicSupport
 
 /// The raw primitives behind the `mosaic` module (json, exec, sleep, now, hostname, log,
 /// files). The friendly API is `lua/mosaic/init.lua`.
-extension Runtime {
+extension LuaRuntime {
   func baseFunctions() -> [(String, HostFunction)] {
     let paths = self.paths
     let roots = luaRoots
@@ -141,10 +141,10 @@ extension Runtime {
         { call throws(LuaCallError) in
           // shipped(path) -> source or nil; shipped() -> list of shipped paths
           if call.isNoneOrNil(1) {
-            call.push(.array(Runtime.shippedPaths.map { .string($0) }))
+            call.push(.array(LuaRuntime.shippedPaths.map { .string($0) }))
             return 1
           }
-          guard let src = Runtime.shipped(try call.string(1)) else { return 0 }
+          guard let src = LuaRuntime.shipped(try call.string(1)) else { return 0 }
           call.push(src)
           return 1
         }

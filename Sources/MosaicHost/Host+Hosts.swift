@@ -5,7 +5,7 @@ import MosaicSupport
 /// The raw primitives behind other hosts (SPEC 2.12): `exec_many` runs the ssh children of a
 /// fan-out at the same time, `exec_terminal` runs one on this terminal (`ssh -t` for watch
 /// and attach). The routing itself is Lua: `lua/mosaic/hosts.lua`.
-extension Runtime {
+extension LuaRuntime {
   func hostsFunctions() -> [(String, HostFunction)] {
     [("exec_many", execMany), ("exec_terminal", execTerminal), ("hosts_merge", hostsMerge)]
   }

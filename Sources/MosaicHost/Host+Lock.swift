@@ -47,7 +47,7 @@ func isValidLockName(_ name: String) -> Bool {
   return alnum(b[0]) && b.dropFirst().allSatisfy { alnum($0) || $0 == 0x2D || $0 == 0x5F }
 }
 
-extension Runtime {
+extension LuaRuntime {
   func lockFunctions() -> [(String, HostFunction)] {
     let paths = self.paths
     let held = HeldLocks()

@@ -19,7 +19,7 @@ import MosaicSupport
 enum Shell {
   static let historySize: Int32 = 1000
 
-  static func run(_ runtime: Runtime, argv: [String]) -> Int32 {
+  static func run(_ runtime: LuaRuntime, argv: [String]) -> Int32 {
     if let option = argv.first {
       if option == "-h" || option == "--help" {
         // One text for `shell --help`, `help shell` and the man page (lua/mosaic/_commands.lua).

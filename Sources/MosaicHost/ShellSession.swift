@@ -16,11 +16,11 @@ final class ShellSession {
     case interrupted(String)
   }
 
-  let runtime: Runtime
+  let runtime: LuaRuntime
   private var lua: LuaState { runtime.lua }
   private static let replKey = "mosaic.shell.repl"
 
-  init(_ runtime: Runtime) throws(LuaError) {
+  init(_ runtime: LuaRuntime) throws(LuaError) {
     self.runtime = runtime
     let lua = runtime.lua
     let base = lua.top

@@ -22,7 +22,7 @@ final class RuntimeProfileTests: XCTestCase {
   var reader: ActivityReader { ActivityReader(matcher: { [matcher] in matcher.matches($0, $1) }) }
 
   override func setUpWithError() throws {
-    let source = try XCTUnwrap(Runtime.shipped("mosaic/runtimes.lua"))
+    let source = try XCTUnwrap(LuaRuntime.shipped("mosaic/runtimes.lua"))
     let lua = try LuaState(memoryLimit: 16 << 20)
     try lua.load(source, name: "=runtimes")
     try lua.call(nargs: 0, nresults: 1, traceback: false)

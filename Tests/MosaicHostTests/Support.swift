@@ -5,18 +5,18 @@ import XCTest
 
 @testable import MosaicHost
 
-/// Runs Lua inside this process through the host (`Runtime`: the shipped modules, the host
+/// Runs Lua inside this process through the host (`LuaRuntime`: the shipped modules, the host
 /// primitives), with config and run directories of its own, so a module's functions are
 /// tested directly, in milliseconds, without the built binary.
 class LuaHostTestCase: XCTestCase {
   var home = ""
-  var runtime: Runtime!
+  var runtime: LuaRuntime!
 
   override func setUpWithError() throws {
     home = NSTemporaryDirectory() + "mt-luahost-\(UInt32.random(in: 0..<UInt32.max))"
     try FileManager.default.createDirectory(
       atPath: home + "/run", withIntermediateDirectories: true)
-    runtime = try Runtime(
+    runtime = try LuaRuntime(
       memoryLimit: 256 << 20,
       paths: MosaicPaths(
         config: home + "/config", run: home + "/run", state: home + "/state",

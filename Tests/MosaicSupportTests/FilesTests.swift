@@ -208,3 +208,34 @@ final class Flag: @unchecked Sendable {
   var value: Bool { lock.withLock { raised } }
   func set() { lock.withLock { raised = true } }
 }
+
+/// `FileIdentity`: what makes a kept roster stale.
+final class FileIdentityTests: XCTestCase {
+  func testAnyRewriteChangesTheIdentityAndNothingElseDoes() throws {
+    let dir = NSTemporaryDirectory() + "mt-identity-\(UInt32.random(in: 0..<UInt32.max))"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    let path = dir + "/roster.lua"
+    XCTAssertNil(FileIdentity(path), "no file, no identity")
+    try Files.writeAtomically(path, "return {}\n")
+    let first = try XCTUnwrap(FileIdentity(path))
+    XCTAssertEqual(FileIdentity(path), first, "unchanged")
+    _ = try Files.read(path)
+    XCTAssertEqual(FileIdentity(path), first, "reading is no change")
+    // The same bytes written in place (same inode, same size): the change time moves. The
+    // kernel stamps files from a coarse clock (a few ms), so the write waits out one tick.
+    usleep(20_000)
+    let fd = open(path, O_WRONLY)
+    XCTAssertGreaterThanOrEqual(fd, 0)
+    XCTAssertEqual(write(fd, "return {}\n", 10), 10)
+    close(fd)
+    XCTAssertNotEqual(FileIdentity(path), first, "rewritten in place")
+    let second = try XCTUnwrap(FileIdentity(path))
+    usleep(20_000)
+    try Files.writeAtomically(path, "return {}\n")
+    XCTAssertNotEqual(FileIdentity(path), second, "replaced by rename")
+    // A symlink is followed: its identity is the target's.
+    XCTAssertEqual(symlink(path, dir + "/link.lua"), 0)
+    XCTAssertEqual(FileIdentity(dir + "/link.lua"), FileIdentity(path))
+  }
+}

@@ -212,6 +212,11 @@ local ENVIRONMENT = {
     "Directories (\\(aq:\\(aq-separated) searched for modules and commands before the shipped ones." },
   { "XDG_CONFIG_HOME, XDG_STATE_HOME, XDG_RUNTIME_DIR", "As usual; \\fBXDG_RUNTIME_DIR\\fR finds the user manager." },
   { "NO_COLOR", "No colour in tables." },
+  { "MOSAIC_SYSTEMD_BUS",
+    "\\fBoff\\fR: ask the user manager through \\fBsystemctl\\fR, not over D-Bus in-process." },
+  { "MOSAIC_SYSTEMD_UNIT_FILES",
+    "\\fBsystemctl\\fR, \\fBindex\\fR or \\fBauto\\fR: where boot (unit-file) states come from." },
+  { "MOSAIC_TIMING", "Print where \\fBfleet ps\\fR spends its time on standard error." },
 }
 
 --- page_main() -> mosaic(1)

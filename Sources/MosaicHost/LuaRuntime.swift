@@ -12,7 +12,7 @@ public let mosaicVersion = "0.1.0"
 /// A Lua state set up as mosaic's: the raw host primitives in `package.loaded["mosaic._host"]`,
 /// the module searcher (SPEC 2.9: `<config>/lua`, `$MOSAIC_LUA_PATH`, shipped, system),
 /// and the API modules as globals (`mosaic`, `fleet`, `agent`, `heartbeat`).
-public final class Runtime {
+public final class LuaRuntime {
   public let lua: LuaState
   public let paths: MosaicPaths
   /// Directories searched before the shipped modules, in order.
@@ -44,6 +44,7 @@ public final class Runtime {
     var entries: [(String, HostFunction)] = []
     entries += baseFunctions()
     entries += fleetFunctions()
+    entries += heartbeatFunctions()
     entries += agentSendFunctions()
     entries += agentWatchFunctions()
     entries += agentResolveFunctions()
@@ -63,7 +64,7 @@ public final class Runtime {
   }
 
   private func boot() throws(LuaError) {
-    guard let source = Runtime.shipped("mosaic/_boot.lua") else {
+    guard let source = LuaRuntime.shipped("mosaic/_boot.lua") else {
       throw LuaError(.file, "the shipped Lua runtime is missing mosaic/_boot.lua")
     }
     try lua.load(source, name: "@[mosaic]/mosaic/_boot.lua")
@@ -98,7 +99,7 @@ public final class Runtime {
   }
 }
 
-extension Runtime {
+extension LuaRuntime {
   /// Calls `require(module).main(argv)` as a top-level program and returns its integer
   /// result as the exit status (errors: `mosaic: ` + traceback, status 1).
   public func runMain(module: String, argv: [String]) -> Int32 {
@@ -120,12 +121,12 @@ extension Runtime {
       Console.flush()
       return Int32(truncatingIfNeeded: lua.integer(at: -1) ?? 0)
     } catch {
-      return Runtime.report(error)
+      return LuaRuntime.report(error)
     }
   }
 }
 
-extension Runtime {
+extension LuaRuntime {
   /// Prints an uncaught error of a top-level chunk and gives its exit status: Ctrl-C is
   /// one line and 130 (as shells report SIGINT), anything else `mosaic: ` + traceback, 1.
   static func report(_ error: LuaError) -> Int32 {
