@@ -33,6 +33,46 @@ final class FleetPSTests: DogfoodTestCase {
     }
   }
 
+  /// `MOSAIC_TIMING` says where fleet ps spends its time, on stderr, step by step in order,
+  /// and changes nothing on stdout; the user manager was asked over D-Bus and systemctl
+  /// (forced with MOSAIC_SYSTEMD_BUS=off) gives the same systemd cells.
+  func testTimingStepsAndTheBusAgreeWithSystemctl() throws {
+    let f = try theFleet()
+    var timed = f.mosaic
+    timed.environment["MOSAIC_TIMING"] = "1"
+    let r = try timed.run(["fleet", "ps", "--json"])
+    XCTAssertEqual(r.status, 0, r.stderrText)
+    let steps = r.stderrText.split(separator: "\n").compactMap { line -> String? in
+      guard line.hasPrefix("mosaic: timing: "), let close = line.firstIndex(of: ")") else {
+        return nil
+      }
+      return String(line[line.index(close, offsetBy: 2)...])
+    }
+    XCTAssertEqual(
+      steps,
+      [
+        "main", "roster loaded", "process groups and heartbeat files read", "tmux listed",
+        "systemd answered", "rows built", "JSON encoded",
+      ], r.stderrText)
+    let rows = try XCTUnwrap(try JSONCodec.decode(r.stdout)["agents"]?.arrayValue)
+    XCTAssertEqual(rows.count, DogfoodFleet.agents.count)
+
+    var spawned = f.mosaic
+    spawned.environment["MOSAIC_SYSTEMD_BUS"] = "off"
+    let viaSystemctl = try XCTUnwrap(
+      try spawned.json(["fleet", "ps", "--json"])["agents"]?.arrayValue)
+    XCTAssertEqual(rows.map { $0["systemd"] }, viaSystemctl.map { $0["systemd"] })
+    XCTAssertEqual(rows.compactMap { $0["systemd"]?["active"]?.stringValue }.count, rows.count)
+    // The bus spares the systemctl process: one spawn fewer than with it turned off.
+    let count = ["-e", "assert(fleet.ps()) io.write(require('mosaic._host').spawn_count())"]
+    let withBus = try f.mosaic.run(count)
+    let withoutBus = try spawned.run(count)
+    XCTAssertEqual(withBus.status, 0, withBus.stderrText)
+    XCTAssertEqual(
+      (Int(withoutBus.stdoutText) ?? 0) - (Int(withBus.stdoutText) ?? 0), 1,
+      "spawns with the bus \(withBus.stdoutText), without \(withoutBus.stdoutText)")
+  }
+
   func testCanaryPiIsFlaggedForDriftAndTheBootEnableGap() throws {
     let f = try theFleet()
     let rows = try XCTUnwrap(try f.mosaic.json(["fleet", "ps", "--json"])["agents"]?.arrayValue)
