@@ -24,7 +24,7 @@ extension LuaRuntime {
               try AgentVerbOptions.history(v, arg: 3)
             } ?? 0
           let escapes = o["escapes"]?.boolValue ?? false
-          let result = PaneCapturer(socket: socket).capture(
+          let result = TmuxClient(socket: socket, timeout: 5).capture(
             paneId: pane, escapes: escapes, history: history)
           switch result {
           case .failure(let error): return call.fail(error.description)

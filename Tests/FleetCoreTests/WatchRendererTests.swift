@@ -104,7 +104,7 @@ final class WatchRendererTests: XCTestCase {
   }
 
   func testCaptureArgvIsOneInvocation() {
-    let argv = PaneCapturer(socket: "s").argv(paneId: "%7", escapes: true, keepTrailingSpaces: true)
+    let argv = TmuxArgv(socket: "s").capture(paneId: "%7", escapes: true, keepTrailingSpaces: true)
     XCTAssertEqual(argv.filter { $0 == ";" }.count, 1)
     XCTAssertEqual(
       Array(argv.prefix(8)), ["tmux", "-u", "-L", "s", "display-message", "-p", "-t", "%7"])

@@ -58,7 +58,7 @@ public struct WatchOutcome: Sendable, Equatable {
 /// `mosaic agent watch`: a read-only view of an agent's pane that attaches no tmux client.
 ///
 /// Each frame is ONE tmux command-client invocation, `display-message` (cursor, size,
-/// state) plus `capture-pane -p -e` for the pane id (`PaneCapturer`). A command client is
+/// state) plus `capture-pane -p -e` for the pane id (`TmuxClient.capture`). A command client is
 /// not attached to any session, so the agent's window is never resized, no focus event is
 /// generated, and nothing is ever written to the pane: the watcher has no code path that
 /// sends keys, pastes or resizes. What the operator types is read here and dropped.
@@ -83,8 +83,8 @@ public struct AgentWatch {
     self.runner = runner
   }
 
-  var capturer: PaneCapturer {
-    PaneCapturer(socket: options.socket, runner: runner, timeout: 5)
+  var capturer: TmuxClient {
+    TmuxClient(socket: options.socket, runner: runner, timeout: 5)
   }
 
   public func run() -> WatchOutcome {

@@ -67,6 +67,45 @@ public struct TmuxClient: Sendable {
     }
   }
 
+  /// One look at `paneId` (which must be `%N`): its rows and its cursor, size and state at
+  /// the same moment (`TmuxArgv.capture`). Watch and capture use it; it never types.
+  public func capture(
+    paneId: String, escapes: Bool, history: Int = 0, keepTrailingSpaces: Bool = false
+  ) -> Result<PaneCapture, PaneCaptureError> {
+    guard TmuxArgv.isPaneId(paneId) else {
+      return .failure(.failed("invalid pane id '\(paneId)'"))
+    }
+    let request = CommandRequest(
+      argv.capture(
+        paneId: paneId, escapes: escapes, history: max(0, history),
+        keepTrailingSpaces: keepTrailingSpaces),
+      timeout: timeout)
+    let result: CommandResult
+    do {
+      result = try runner.run(request)
+    } catch {
+      return .failure(.failed(error.description))
+    }
+    if result.timedOut {
+      return .failure(.failed("tmux capture-pane: no answer within \(Self.seconds(timeout)) s"))
+    }
+    if !result.ok {
+      let text = result.stderrText
+      if text.contains("can't find pane") || text.contains("can't find window")
+        || text.contains("can't find session")
+      {
+        return .failure(.paneGone(paneId))
+      }
+      if Self.isServerAbsent(stderr: text) { return .failure(.serverAbsent(socket)) }
+      let line = text.split(separator: "\n").first.map(String.init) ?? ""
+      return .failure(
+        .failed(
+          "tmux capture-pane: "
+            + (line.isEmpty ? "exit status \(result.status)" : ListPanesFormat.printable(line))))
+    }
+    return PaneCapture.parse(result.stdout, paneId: paneId, escapes: escapes)
+  }
+
   /// Whether a session with exactly this name exists (`has-session -t =NAME`).
   public func hasSession(_ session: String) -> Result<Bool, TmuxError> {
     let request = CommandRequest(argv.hasSession(session), timeout: timeout)
@@ -186,6 +225,30 @@ public struct TmuxArgv: Sendable, Equatable {
   /// `tmux -L S list-panes -a -F <format>` (the format `TmuxClient.listPanes` parses).
   public func listPanes(withCommand: Bool = true) -> [String] {
     base + ["list-panes", "-a", "-F", ListPanesFormat.format(withCommand: withCommand)]
+  }
+
+  /// The first line `capture` prints: a tag, then the fields, `:`-separated (empty fields
+  /// kept).
+  static let captureTag = "mosaic-capture"
+  static let captureFormat =
+    captureTag
+    + ":#{pane_width}:#{pane_height}:#{cursor_x}:#{cursor_y}:#{cursor_flag}:#{alternate_on}"
+    + ":#{pane_dead}:#{pane_dead_status}:#{pane_in_mode}:#{history_size}"
+
+  /// One look at a pane in ONE tmux invocation: `display-message -p -t %N FORMAT ;
+  /// capture-pane -p ... -t %N` (tmux splits its argv at a standalone `;`; no shell is
+  /// involved). Both are read-only commands of a command client, which attaches to nothing:
+  /// the pane receives no input, no focus event and no resize. `history` > 0 adds that many
+  /// lines of scrollback (`-S -N`); `keepTrailingSpaces` keeps coloured trailing blanks (`-N`).
+  public func capture(
+    paneId: String, escapes: Bool, history: Int = 0, keepTrailingSpaces: Bool = false
+  ) -> [String] {
+    var a = base + ["display-message", "-p", "-t", paneId, Self.captureFormat]
+    a += [";", "capture-pane", "-p"]
+    if escapes { a.append("-e") }
+    if keepTrailingSpaces { a.append("-N") }
+    if history > 0 { a += ["-S", "-" + String(history)] }
+    return a + ["-t", paneId]
   }
 
   /// `tmux -L S has-session -t =NAME`.

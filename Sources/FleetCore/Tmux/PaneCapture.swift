@@ -2,7 +2,7 @@ import MosaicSupport
 
 /// One look at a pane: its rows as `capture-pane -p` prints them (with or without the
 /// colour escapes) and the cursor, size and state `display-message` reports for the same
-/// moment. Taken by one tmux invocation that attaches no client (see `PaneCapturer`).
+/// moment. Taken by one tmux invocation that attaches no client (`TmuxClient.capture`).
 public struct PaneCapture: Sendable, Equatable {
   /// `%N`.
   public var paneId: String
@@ -85,90 +85,8 @@ public enum PaneCaptureError: Error, Sendable, Equatable, CustomStringConvertibl
   }
 }
 
-/// Captures panes with `display-message` and `capture-pane` in ONE tmux invocation
-/// (`tmux -L S display-message -p -t %N FORMAT ; capture-pane -p ... -t %N`: tmux splits
-/// its argv at a standalone `;`; no shell is involved and the pane id is validated).
-///
-/// Both are read-only commands run by a command client, which attaches to nothing: the
-/// pane receives no input, no focus event and no resize from a capture.
-public struct PaneCapturer: Sendable {
-  public var socket: String
-  public var runner: any CommandRunner
-  public var program: String
-  public var timeout: Double
-
-  public init(
-    socket: String, runner: any CommandRunner = SpawnRunner(), program: String = "tmux",
-    timeout: Double = 5
-  ) {
-    self.socket = socket
-    self.runner = runner
-    self.program = program
-    self.timeout = timeout
-  }
-
-  /// The first line tmux prints: a tag, then the fields, `:`-separated (empty fields kept).
-  static let metaTag = "mosaic-capture"
-  static let metaFormat =
-    metaTag
-    + ":#{pane_width}:#{pane_height}:#{cursor_x}:#{cursor_y}:#{cursor_flag}:#{alternate_on}"
-    + ":#{pane_dead}:#{pane_dead_status}:#{pane_in_mode}:#{history_size}"
-
-  /// The argv of one capture. `history` > 0 adds that many lines of scrollback (`-S -N`);
-  /// `keepTrailingSpaces` keeps coloured trailing blanks (`-N`).
-  public func argv(
-    paneId: String, escapes: Bool, history: Int = 0, keepTrailingSpaces: Bool = false
-  ) -> [String] {
-    var a =
-      TmuxArgv.prefix(program: program, socket: socket) + [
-        "display-message", "-p", "-t", paneId, Self.metaFormat,
-      ]
-    a += [";", "capture-pane", "-p"]
-    if escapes { a.append("-e") }
-    if keepTrailingSpaces { a.append("-N") }
-    if history > 0 { a += ["-S", "-" + String(history)] }
-    return a + ["-t", paneId]
-  }
-
-  /// Captures `paneId` (which must be `%N`).
-  public func capture(
-    paneId: String, escapes: Bool, history: Int = 0, keepTrailingSpaces: Bool = false
-  ) -> Result<PaneCapture, PaneCaptureError> {
-    guard TmuxArgv.isPaneId(paneId) else {
-      return .failure(.failed("invalid pane id '\(paneId)'"))
-    }
-    let request = CommandRequest(
-      argv(
-        paneId: paneId, escapes: escapes, history: max(0, history),
-        keepTrailingSpaces: keepTrailingSpaces),
-      timeout: timeout)
-    let result: CommandResult
-    do {
-      result = try runner.run(request)
-    } catch {
-      return .failure(.failed(error.description))
-    }
-    if result.timedOut {
-      return .failure(.failed("tmux capture-pane: no answer within \(timeout) s"))
-    }
-    if !result.ok {
-      let text = result.stderrText
-      if text.contains("can't find pane") || text.contains("can't find window")
-        || text.contains("can't find session")
-      {
-        return .failure(.paneGone(paneId))
-      }
-      if TmuxClient.isServerAbsent(stderr: text) { return .failure(.serverAbsent(socket)) }
-      let line = text.split(separator: "\n").first.map(String.init) ?? ""
-      return .failure(
-        .failed(
-          "tmux capture-pane: "
-            + (line.isEmpty ? "exit status \(result.status)" : ListPanesFormat.printable(line))))
-    }
-    return Self.parse(result.stdout, paneId: paneId, escapes: escapes)
-  }
-
-  /// Parses the output of `argv(...)`: the meta line, then the captured lines.
+extension PaneCapture {
+  /// Parses the output of `TmuxArgv.capture`: the meta line, then the captured lines.
   static func parse(_ out: [UInt8], paneId: String, escapes: Bool) -> Result<
     PaneCapture, PaneCaptureError
   > {
@@ -177,10 +95,10 @@ public struct PaneCapturer: Sendable {
     }
     let meta = String(decoding: out[..<nl], as: UTF8.self)
     let f = meta.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
-    guard f.count == 11, f[0] == metaTag, let width = Int(f[1]), let height = Int(f[2]),
+    guard f.count == 11, f[0] == TmuxArgv.captureTag, let width = Int(f[1]), let height = Int(f[2]),
       width > 0, height > 0
     else {
-      if meta == metaTag + "::::::::::" { return .failure(.paneGone(paneId)) }
+      if meta == TmuxArgv.captureTag + "::::::::::" { return .failure(.paneGone(paneId)) }
       return .failure(
         .failed("tmux capture-pane: unexpected output: \(ListPanesFormat.printable(meta))"))
     }
