@@ -127,6 +127,23 @@ final class RealAgentTests: XCTestCase {
     XCTAssertEqual(r.status, 0, "control \(path): \(r.stderrText)")
   }
 
+  /// Waits until the fake model has been asked with `text` in the request (a queued
+  /// message is sent to the model only once the turn before it ended).
+  func waitModelRequest(
+    containing text: String, timeout: Double = 40, file: StaticString = #filePath,
+    line: UInt = #line
+  ) throws {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+      let r = try SpawnRunner().run(
+        CommandRequest(
+          ["curl", "-sf", "http://127.0.0.1:\(port)/_control/requests"], timeout: 10))
+      if r.stdoutText.contains(text) { return }
+      usleep(250_000)
+    }
+    XCTFail("the model was never asked with \(text)", file: file, line: line)
+  }
+
   enum Launch { case sh, bash, script, wrapper }
 
   /// An agent home of its own (or `sharedHome`), its project, and a tmux session running it
@@ -290,6 +307,9 @@ final class RealAgentTests: XCTestCase {
     r = try send("c1", ["--verify", "second while busy"])
     XCTAssertEqual(r.status, 0, r.stderr)
     XCTAssertEqual(r.doc?["verdict"]?.stringValue, "queued", "\(String(describing: r.doc))")
+    // Idle between the slow turn and the queued one is not the end: wait for the queued
+    // message's own turn, then for idle after it.
+    try waitModelRequest(containing: "second while busy")
     try waitActivity("c1", "idle", timeout: 40)
 
     let marker = "\(dir)/claude-tool-ran"
