@@ -110,8 +110,9 @@ public enum FleetPS {
     // panes' processes: matched to panes by pid (and terminal) once the listing is back, so
     // the listing and the /proc walk, the two slowest reads, overlap. A pane not found this
     // way (a server that could not be identified, a pane started since) is walked after.
+    // Not under `--tenant`, whose rows are a part of the server's panes.
     var early: [Int32: ForegroundGroup] = [:]
-    if planes.procRoot == "/proc", let server = tmux.serverPID(),
+    if options.tenant == nil, planes.procRoot == "/proc", let server = tmux.serverPID(),
       let panePids = ProcPlane.children(of: server), panePids.count <= 20_000
     {
       let groups = mapInHalves(panePids) {
@@ -373,9 +374,7 @@ struct RowContext {
       pane = AgentRow.Pane(p, command: found.map { commandName($0.group.leader) }, now: now)
     }
     let process = found.map {
-      AgentRow.Process(
-        program: $0.process, group: $0.group,
-        cwd: cwd)
+      AgentRow.Process(program: $0.process, group: $0.group, cwd: cwd)
     }
     let probed = self.probed && agent != nil && input.heartbeat != nil
     return AgentRow(
