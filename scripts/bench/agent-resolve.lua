@@ -8,28 +8,16 @@
 -- Starts a tmux server on a socket of its own (mt-bench-<random>) with one session per
 -- roster agent (`sleep`), in a temporary MOSAIC_HOME, prints medians, processes spawned
 -- per lookup and the ratio, and removes everything it made.
+local shared = dofile((arg[0]:match("^(.*)/") or ".") .. "/_bench.lua")
 local host = require "mosaic._host"
 local runs = tonumber(arg and arg[1]) or 30
 local tag = ("mt-bench-%d-%d"):format(math.random(0, 1 << 30), math.floor(mosaic.now()))
 local home = "/tmp/" .. tag
 local roster = home .. "/fleet/roster.lua"
 
-local function run(argv)
-  local r, err = mosaic.exec(argv, { timeout = 60 })
-  if not r then
-    error(err, 2)
-  end
-  if r.status ~= 0 then
-    error(("%s failed (%d): %s"):format(argv[1], r.status, r.stderr), 2)
-  end
-  return r
-end
+local run = shared.runner({ timeout = 60 })
 
-local function median(xs)
-  table.sort(xs)
-  local n = #xs
-  return n % 2 == 1 and xs[(n + 1) // 2] or (xs[n // 2] + xs[n // 2 + 1]) / 2
-end
+local median = shared.median
 
 local function fleet_of(n)
   local agents = {}

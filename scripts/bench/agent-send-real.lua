@@ -10,6 +10,7 @@
 -- idle agent. The goal is a median under 300 ms to verdict. (The bare way is only timed:
 -- Codex takes an Enter sent right after the text as a new line in its composer, so the
 -- bench presses Enter once more, untimed, to submit the draft it left.)
+local shared = dofile((arg[0]:match("^(.*)/") or ".") .. "/_bench.lua")
 local runs = tonumber(arg and arg[1]) or 8
 local exe = mosaic.executable()
 local script = arg and arg[0] or "scripts/bench/agent-send-real.lua"
@@ -41,15 +42,7 @@ local function tmux(...)
   return run({ "tmux", "-L", tag, ... })
 end
 
-local function median(xs)
-  local s = table.move(xs, 1, #xs, 1, {})
-  table.sort(s)
-  local n = #s
-  if n == 0 then
-    return 0 / 0
-  end
-  return n % 2 == 1 and s[(n + 1) // 2] or (s[n // 2] + s[n // 2 + 1]) / 2
-end
+local median = shared.median
 
 -- The agent's activity state, from `fleet ps` as an operator would run it.
 local function state(name)

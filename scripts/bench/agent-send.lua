@@ -8,6 +8,7 @@
 -- would), prints a table of medians, and removes everything it made. The goal is a
 -- median under 300 ms to verdict. The stub "works" 100-300 ms on every line before it
 -- answers, so its rows measure mostly that.
+local shared = dofile((arg[0]:match("^(.*)/") or ".") .. "/_bench.lua")
 local runs = tonumber(arg and arg[1]) or 20
 local exe = mosaic.executable()
 local tag = ("mt-bench-%d-%d"):format(math.random(0, 1 << 30), math.floor(mosaic.now()))
@@ -44,18 +45,7 @@ local function wait_for(pane, text)
   error(("pane %s never showed %q"):format(pane, text))
 end
 
-local function median(xs)
-  local s = {}
-  for i, v in ipairs(xs) do
-    s[i] = v
-  end
-  table.sort(s)
-  local n = #s
-  if n == 0 then
-    return 0 / 0
-  end
-  return n % 2 == 1 and s[(n + 1) // 2] or (s[n // 2] + s[n // 2 + 1]) / 2
-end
+local median = shared.median
 
 local function percentile(xs, p)
   local s = {}

@@ -18,6 +18,7 @@
 -- measured --captures times from this script. Goal: watching costs under 5 % of one core.
 -- Uses sockets and a MOSAIC_HOME of its own; removes them at the end.
 local cli = require "mosaic.cli"
+local shared = dofile((arg[0]:match("^(.*)/") or ".") .. "/_bench.lua")
 
 local parser = cli.parser("agent-watch.lua", "Benchmark agent watch on a busy 200x50 pane.")
 parser:option("--seconds", "Seconds each measurement lasts.", "10"):convert(cli.positive("--seconds"))
@@ -36,16 +37,7 @@ local tag = ("mtw%x"):format(math.floor(mosaic.now() * 1000) % 0xffffff)
 local agent_socket, viewer_socket = tag .. "-a", tag .. "-v"
 local home = (os.getenv("TMPDIR") or "/tmp") .. "/" .. tag
 
-local function run(argv, may_fail)
-  local r, err = mosaic.exec(argv, { timeout = 60 })
-  if not r then
-    error(err, 2)
-  end
-  if r.status ~= 0 and not may_fail then
-    error(table.concat(argv, " ") .. ": " .. r.stderr, 2)
-  end
-  return r
-end
+local run = shared.runner({ timeout = 60 })
 
 local function tmux(socket, ...)
   return run({ "tmux", "-L", socket, "-f", "/dev/null", ... })

@@ -13,6 +13,7 @@
 -- namespace). Everything is removed at the end.
 local cli = require "mosaic.cli"
 local json = require "mosaic.json"
+local shared = dofile((arg[0]:match("^(.*)/") or ".") .. "/_bench.lua")
 local hosts = require "mosaic.hosts"
 
 local parser = cli.parser("fleet-ps-hosts.lua", "Benchmark fleet ps across hosts over ssh.")
@@ -29,22 +30,9 @@ local dir = (os.getenv("TMPDIR") or "/tmp") .. "/" .. tag
 local home = dir .. "/local"
 local env = { MOSAIC_HOME = home }
 
-local function run(argv, may_fail)
-  local r, err = mosaic.exec(argv, { timeout = 180, env = env })
-  if not r then
-    error(err, 2)
-  end
-  if r.status ~= 0 and not may_fail then
-    error(table.concat(argv, " ") .. ": " .. r.stderr, 2)
-  end
-  return r
-end
+local run = shared.runner({ timeout = 180, env = env })
 
-local function median(xs)
-  table.sort(xs)
-  local n = #xs
-  return n % 2 == 1 and xs[(n + 1) // 2] or (xs[n // 2] + xs[n // 2 + 1]) / 2
-end
+local median = shared.median
 
 local names = { "h1", "h2", "h3" }
 local roster_hosts = {}

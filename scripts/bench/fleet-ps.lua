@@ -14,6 +14,7 @@
 --
 -- Uses a tmux socket, unit prefix and MOSAIC_HOME of its own; removes them at the end.
 local cli = require "mosaic.cli"
+local shared = dofile((arg[0]:match("^(.*)/") or ".") .. "/_bench.lua")
 
 local parser = cli.parser("fleet-ps.lua", "Benchmark fleet ps against the floor and the naive way.")
 parser:option("--sizes", "Fleet sizes.", "5,200,1000")
@@ -36,22 +37,9 @@ home = home .. "/" .. tag
 local unit_dir = (os.getenv("XDG_CONFIG_HOME") or (os.getenv("HOME") .. "/.config")) .. "/systemd/user"
 local env = { MOSAIC_HOME = home }
 
-local function run(argv, may_fail)
-  local r, err = mosaic.exec(argv, { timeout = 120, env = env })
-  if not r then
-    error(err, 2)
-  end
-  if r.status ~= 0 and not may_fail then
-    error(table.concat(argv, " ") .. ": " .. r.stderr, 2)
-  end
-  return r
-end
+local run = shared.runner({ timeout = 120, env = env })
 
-local function median(xs)
-  table.sort(xs)
-  local n = #xs
-  return n % 2 == 1 and xs[(n + 1) // 2] or (xs[n // 2] + xs[n // 2 + 1]) / 2
-end
+local median = shared.median
 
 local function timed(runs, fn)
   local samples = {}

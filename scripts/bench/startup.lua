@@ -5,6 +5,7 @@
 --
 --   mosaic run scripts/bench/startup.lua [--runs 200] [--mosaic PATH] [--against PATH]
 local cli = require "mosaic.cli"
+local shared = dofile((arg[0]:match("^(.*)/") or ".") .. "/_bench.lua")
 
 local parser = cli.parser("startup.lua", "Start-up time of mosaic -e '' against lua5.4 -e ''.")
 parser:option("--runs", "Runs of each command.", "200"):convert(cli.positive("--runs"))
@@ -13,11 +14,7 @@ parser:option("--against", "Another mosaic binary, measured in the same run.")
 local opts = cli.parse(parser, { ... })
 local exe = opts.mosaic or mosaic.executable()
 
-local function median(xs)
-  table.sort(xs)
-  local n = #xs
-  return n % 2 == 1 and xs[(n + 1) // 2] or (xs[n // 2] + xs[n // 2 + 1]) / 2
-end
+local median = shared.median
 
 local commands = {
   { name = "mosaic -e ''", argv = { exe, "-e", "" }, exe = exe },

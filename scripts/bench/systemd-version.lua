@@ -10,16 +10,13 @@
 --
 --   mosaic run scripts/bench/systemd-version.lua [--runs 200]
 local cli = require "mosaic.cli"
+local shared = dofile((arg[0]:match("^(.*)/") or ".") .. "/_bench.lua")
 
 local parser = cli.parser("systemd-version.lua", "Cost of reading the user manager's systemd version.")
 parser:option("--runs", "Runs of each way.", "200"):convert(cli.positive("--runs"))
 local opts = cli.parse(parser, { ... })
 
-local function median(xs)
-  table.sort(xs)
-  local n = #xs
-  return n % 2 == 1 and xs[(n + 1) // 2] or (xs[n // 2] + xs[n // 2 + 1]) / 2
-end
+local median = shared.median
 
 -- The manager's pid, found once, outside the timings.
 local uid = assert(mosaic.exec({ "id", "-u" })).stdout:match("%d+")
