@@ -24,3 +24,15 @@ finish() {
   [ "$failed" -eq 0 ]
   exit
 }
+
+# the_package [DEB]: sets `deb` to DEB, or to the package scripts/package.sh builds, as an
+# absolute path, and checks that it exists (finishing when it does not).
+the_package() {
+  deb=${1:-}
+  if [ -z "$deb" ]; then
+    deb=$(scripts/package.sh | tail -n 1)
+  fi
+  deb=$(realpath -e "$deb" 2>/dev/null || echo "$deb")
+  check "the package exists ($deb)" test -s "$deb"
+  [ -s "$deb" ] || finish
+}

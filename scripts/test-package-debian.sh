@@ -32,13 +32,7 @@ check "running as root" test "$(id -u)" -eq 0
 check "mmdebstrap is installed" command -v mmdebstrap
 [ "$failed" -eq 0 ] || finish
 
-deb=${1:-}
-if [ -z "$deb" ]; then
-  deb=$(scripts/package.sh | tail -n 1)
-fi
-deb=$(realpath -e "$deb" 2>/dev/null || echo "$deb")
-check "the package exists ($deb)" test -s "$deb"
-[ -s "$deb" ] || finish
+the_package "${1:-}"
 
 # The bookworm archive apt already uses here, as a deb822 file mmdebstrap pastes in.
 sources=$tmp/bookworm.sources

@@ -29,13 +29,7 @@ sudo=""
 # check NAME CMD... and finish: scripts/checks.sh
 . scripts/checks.sh
 
-deb=${1:-}
-if [ -z "$deb" ]; then
-  deb=$(scripts/package.sh | tail -n 1)
-fi
-deb=$(realpath -e "$deb" 2>/dev/null || echo "$deb")
-check "the package exists ($deb)" test -s "$deb"
-[ -s "$deb" ] || finish
+the_package "${1:-}"
 version=$(dpkg-deb -f "$deb" Version)
 depends=$(dpkg-deb -f "$deb" Depends)
 

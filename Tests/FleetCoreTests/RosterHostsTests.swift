@@ -18,20 +18,13 @@ final class RosterHostsTests: XCTestCase {
   }
 
   private func validate(_ value: JSONValue) throws(RosterError) -> Roster {
-    try RosterValidator.validate(value, path: "roster.lua", defaultHost: "vm1")
+    try validateRoster(value)
   }
 
   private func message(
     _ value: JSONValue, file: StaticString = #filePath, line: UInt = #line
   ) -> String {
-    do {
-      let r = try validate(value)
-      XCTFail("expected an error, got \(r)", file: file, line: line)
-      return ""
-    } catch {
-      XCTAssertFalse(error.description.contains("\n"), file: file, line: line)
-      return error.description
-    }
+    rosterError(value, file: file, line: line)
   }
 
   private func host(_ pairs: (String, JSONValue)...) -> JSONValue { .object(pairs) }

@@ -10,22 +10,13 @@ final class RosterTests: XCTestCase {
   }
 
   private func validate(_ value: JSONValue) throws(RosterError) -> Roster {
-    try RosterValidator.validate(value, path: "roster.lua", defaultHost: "vm1")
+    try validateRoster(value)
   }
 
-  /// The message of the error validation throws, or a failure.
   private func message(
     _ value: JSONValue, file: StaticString = #filePath, line: UInt = #line
   ) -> String {
-    do {
-      let r = try validate(value)
-      XCTFail("expected an error, got \(r)", file: file, line: line)
-      return ""
-    } catch {
-      let text = error.description
-      XCTAssertFalse(text.contains("\n"), "one line: \(text)", file: file, line: line)
-      return text
-    }
+    rosterError(value, file: file, line: line)
   }
 
   func testMinimalAgentGetsEveryDefault() throws {

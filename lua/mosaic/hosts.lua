@@ -362,21 +362,18 @@ end
 
 --- only_host(snapshot, name): keeps the rows (and hosts entries) of host `name`.
 function M.only_host(snapshot, name)
-  local rows = {}
-  for _, row in ipairs(snapshot.agents) do
-    if row.host == name then
-      rows[#rows + 1] = row
-    end
-  end
-  snapshot.agents = json.array(rows)
-  if type(snapshot.hosts) == "table" then
-    local hosts = {}
-    for _, e in ipairs(snapshot.hosts) do
-      if e.name == name then
-        hosts[#hosts + 1] = e
+  local function only(list, field)
+    local kept = {}
+    for _, e in ipairs(list) do
+      if e[field] == name then
+        kept[#kept + 1] = e
       end
     end
-    snapshot.hosts = json.array(hosts)
+    return json.array(kept)
+  end
+  snapshot.agents = only(snapshot.agents, "host")
+  if type(snapshot.hosts) == "table" then
+    snapshot.hosts = only(snapshot.hosts, "name")
   end
   local warnings = {}
   for _, w in ipairs(snapshot.warnings) do
