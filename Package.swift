@@ -34,7 +34,7 @@ let package = Package(
       dependencies: ["LuaBridge", "FleetCore", "MosaicSupport", "CLineEdit"],
       plugins: ["EmbedLua"]),
     .executableTarget(name: "mosaic", dependencies: ["MosaicHost"]),
-    .executableTarget(name: "EmbedLuaTool"),
+    .executableTarget(name: "EmbedLuaTool", dependencies: ["CLua"]),
     .plugin(name: "EmbedLua", capability: .buildTool(), dependencies: ["EmbedLuaTool"]),
     .testTarget(name: "MosaicSupportTests", dependencies: ["MosaicSupport"]),
     .testTarget(name: "LuaBridgeTests", dependencies: ["LuaBridge", "MosaicSupport"]),

@@ -154,6 +154,13 @@ public struct LuaCall {
 
   public func push(_ value: JSONValue) { state.pushOnThread(L, value) }
 
+  /// Pushes the function that the compiled chunk `bytes` (`string.dump`'s form) defines;
+  /// false, with nothing pushed, when it does not load (another Lua version's bytecode).
+  /// Only for the bytecode shipped inside the binary: never for code read from anywhere else.
+  public func pushShippedChunk(_ bytes: [UInt8]) -> Bool {
+    state.loadShippedChunk(bytes, on: L)
+  }
+
   /// Pops the value on top and stores it as `t[key]` for the table at `index` (raw).
   public func setField(_ key: String, in index: Int32 = -2) {
     let t = lua_absindex(L, index)

@@ -124,6 +124,21 @@ public final class LuaState {
     }
   }
 
+  /// Loads the compiled chunk `bytes` (`string.dump`'s form) onto `thread` (this state's
+  /// main thread by default); false, with the stack unchanged, when it does not load, as
+  /// bytecode from another Lua version does not. Only for the bytecode shipped inside the
+  /// binary: code from anywhere else loads as text (`load(_:name:)`).
+  public func loadShippedChunk(_ bytes: [UInt8], on thread: OpaquePointer? = nil) -> Bool {
+    let L = thread ?? self.L
+    let status = bytes.withUnsafeBufferPointer { buf in
+      buf.withMemoryRebound(to: CChar.self) { chars in
+        mosaic_loadbuffer(L, chars.baseAddress, chars.count, "=[mosaic]", "b")
+      }
+    }
+    if status != LUA_OK { lua_settop(L, -2) }
+    return status == LUA_OK
+  }
+
   public func load(_ code: String, name: String) throws(LuaError) {
     try load(Array(code.utf8), name: name)
   }

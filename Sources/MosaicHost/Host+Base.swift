@@ -150,6 +150,17 @@ extension LuaRuntime {
         }
       ),
       (
+        "shipped_chunk",
+        { call throws(LuaCallError) in
+          // shipped_chunk(path) -> the shipped file's compiled function, or nil (none, or
+          // bytecode this Lua cannot load: the caller loads the source instead)
+          guard let chunk = LuaRuntime.shippedChunk(try call.string(1)),
+            call.pushShippedChunk(chunk)
+          else { return 0 }
+          return 1
+        }
+      ),
+      (
         "read_code",
         { call throws(LuaCallError) in
           // read_code(path) -> source | nil, message, missing   (SPEC 2.2: code files pass

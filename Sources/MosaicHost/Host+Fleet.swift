@@ -112,7 +112,7 @@ extension LuaRuntime {
         { [unowned self] call throws(LuaCallError) in
           // The same snapshot as JSON text, without building Lua tables (big fleets).
           guard let snapshot = try psSnapshot(call) else { return 3 }
-          call.push(JSONCodec.encode(snapshot.jsonValue, indent: call.boolean(2) ? 2 : 0))
+          call.push(bytes: snapshot.encoded(indent: call.boolean(2) ? 2 : 0))
           Timing.mark("JSON encoded")
           return 1
         }

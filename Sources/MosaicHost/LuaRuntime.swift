@@ -37,6 +37,28 @@ public final class LuaRuntime {
   /// Source of a shipped file (`lua/<path>`), if any.
   public static func shipped(_ path: String) -> String? { EmbeddedLua.files[path] }
 
+  /// The compiled form of a shipped Lua file (`lua/<path>`), if any: what `require` and the
+  /// command dispatcher load, so no shipped file is parsed at run time.
+  public static func shippedChunk(_ path: String) -> [UInt8]? {
+    EmbeddedLua.chunks[path].map(latin1Bytes)
+  }
+
+  /// The bytes of a string whose every scalar is below U+0100 (how the build tool writes
+  /// bytecode into a literal): one byte a scalar.
+  static func latin1Bytes(_ literal: String) -> [UInt8] {
+    var out: [UInt8] = []
+    out.reserveCapacity(literal.utf8.count)
+    var it = literal.utf8.makeIterator()
+    while let b = it.next() {
+      if b < 0x80 {
+        out.append(b)
+      } else if let c = it.next() {
+        out.append((b & 0x03) << 6 | (c & 0x3f))
+      }
+    }
+    return out
+  }
+
   /// Every shipped file path.
   public static var shippedPaths: [String] { EmbeddedLua.files.keys.sorted() }
 
@@ -64,6 +86,10 @@ public final class LuaRuntime {
   }
 
   private func boot() throws(LuaError) {
+    if let chunk = LuaRuntime.shippedChunk("mosaic/_boot.lua"), lua.loadShippedChunk(chunk) {
+      try lua.call(nargs: 0, nresults: 0)
+      return
+    }
     guard let source = LuaRuntime.shipped("mosaic/_boot.lua") else {
       throw LuaError(.file, "the shipped Lua runtime is missing mosaic/_boot.lua")
     }

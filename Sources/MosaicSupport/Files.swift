@@ -272,6 +272,22 @@ public enum Files {
     return names.sorted()
   }
 
+  /// Names in a directory (no `.` and `..`), or nil if it cannot be read: one pass of
+  /// `getdents` tells which of many files exist, where opening each missing one costs a
+  /// path lookup of its own.
+  public static func names(in path: String) -> Set<String>? {
+    guard let d = opendir(path) else { return nil }
+    defer { closedir(d) }
+    var names = Set<String>()
+    while let e = readdir(d) {
+      let name = withUnsafePointer(to: e.pointee.d_name) {
+        $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+      }
+      if name != ".", name != ".." { names.insert(name) }
+    }
+    return names
+  }
+
   public static func dirname(_ path: String) -> String {
     guard let slash = path.lastIndex(of: "/") else { return "." }
     if slash == path.startIndex { return "/" }

@@ -23,7 +23,9 @@ public enum JSONCodec {
     s.withUTF8Buffer { out.append(contentsOf: $0) }
   }
 
-  private static func write(_ value: JSONValue, into out: inout [UInt8], indent: Int, level: Int) {
+  /// Appends `value` to `out`, as the member of a document nested `level` deep (its lines
+  /// indented to match): how a caller builds one large document from parts.
+  public static func write(_ value: JSONValue, into out: inout [UInt8], indent: Int, level: Int) {
     switch value {
     case .null: append("null", &out)
     case .bool(let b): b ? append("true", &out) : append("false", &out)
@@ -62,7 +64,8 @@ public enum JSONCodec {
     }
   }
 
-  private static func newline(_ out: inout [UInt8], indent: Int, level: Int) {
+  /// The break before a member at `level` (nothing when `indent` is 0).
+  public static func newline(_ out: inout [UInt8], indent: Int, level: Int) {
     guard indent > 0 else { return }
     out.append(0x0A)
     out.append(contentsOf: repeatElement(UInt8(ascii: " "), count: indent * level))

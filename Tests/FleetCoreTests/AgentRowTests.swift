@@ -178,6 +178,29 @@ final class AgentRowTests: XCTestCase {
       json["agents"]?.arrayValue?.first?["heartbeat"]?["probe_answered"], .bool(false))
   }
 
+  /// The snapshot's own encoder (rows in two halves on two threads) writes exactly what the
+  /// plain encoder writes, compact and indented, with no row, one, and enough for two halves.
+  func testTheSnapshotEncodesInHalvesAsInOne() {
+    for count in [0, 1, 65, 130, 131] {
+      let rows = (0..<count).map { i -> AgentRow in
+        var row = healthy()
+        row.name = "a\(i)"
+        if i % 3 == 0 { row.heartbeat.probeAnswered = false }
+        return row
+      }
+      let snapshot = FleetSnapshot(
+        generatedAt: now, host: "vm1", socket: "s", roster: "/r.lua",
+        warnings: count == 1 ? [] : [FleetWarning(.lingerDisabled, "off")], agents: rows)
+      for indent in [0, 2] {
+        let plain = JSONCodec.encode(snapshot.jsonValue, indent: indent)
+        XCTAssertEqual(
+          String(decoding: snapshot.encoded(indent: indent), as: UTF8.self), plain,
+          "\(count) rows, indent \(indent)")
+        XCTAssertEqual(try JSONCodec.decode(Array(plain.utf8))["agents"]?.arrayValue?.count, count)
+      }
+    }
+  }
+
   /// What Lua gets from `host.fleet_rules()`: every flag and code, and the unit states.
   func testTheRulesExportedToLuaAreTheDefinitions() {
     let rules = FleetRules.jsonValue

@@ -42,6 +42,25 @@ final class HeartbeatStoreTests: XCTestCase {
     XCTAssertTrue(text.hasSuffix(" seq=1 interval=15\n"), text)
   }
 
+  /// fleet ps lists <run> once: what the listing holds is read, what it lacks counts as
+  /// missing without an open (so a file the listing lacks is not read even if it is there).
+  func testAListingOfTheRunDirectorySaysWhichFilesAreRead() throws {
+    let now = Clock.now()
+    try store.write(agent: "a", Heartbeat(ts: now, pid: 77, seq: 1))
+    let lease = LeaseStore(runDir: dir)
+    try lease.acquire(agent: "a", Lease(holder: "t", since: "now", pid: getpid()))
+    let present = try XCTUnwrap(Files.names(in: dir))
+    XCTAssertEqual(present, ["a.hb", "a.lease"])
+    XCTAssertEqual(
+      store.read(agent: "a", interval: 15, now: now, present: present).health, "healthy")
+    XCTAssertEqual(lease.read(agent: "a", present: present)?.pid, getpid())
+    let none = store.read(agent: "a", interval: 15, now: now, present: [])
+    XCTAssertEqual(none.health, "unknown")
+    XCTAssertEqual(none.reason, "no heartbeat file")
+    XCTAssertNil(lease.read(agent: "a", present: []))
+    XCTAssertNil(Files.names(in: dir + "/nope"))
+  }
+
   func testAtomicWriteLeavesNoTempFiles() throws {
     for i in 1...20 {
       try store.write(agent: "a", Heartbeat(ts: Clock.now(), pid: 1, seq: Int64(i)))

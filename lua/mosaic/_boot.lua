@@ -28,6 +28,11 @@ local function search(name)
     end
   end
   for _, cand in ipairs(candidates) do
+    -- Shipped files come compiled at build time: nothing to parse.
+    local chunk = host.shipped_chunk(cand)
+    if chunk then
+      return chunk, "@[mosaic]/" .. cand
+    end
     local source = host.shipped(cand)
     if source then
       local chunkname = "@[mosaic]/" .. cand

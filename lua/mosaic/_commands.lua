@@ -3,6 +3,7 @@
 -- (run, shell, -e, help), and the groups. Completions (mosaic._complete) and man pages
 -- (mosaic._man) are generated from it, so they cannot drift from what the commands accept.
 local dispatch = require "mosaic._dispatch"
+local host = require "mosaic._host"
 local cli = require "mosaic.cli"
 
 local M = {}
@@ -122,7 +123,7 @@ function M.parser(name)
   if not source or not source:find("cli.parser(", 1, true) then
     return nil
   end
-  local fn = load(source, found.chunkname, "t")
+  local fn = found.shipped and host.shipped_chunk(found.shipped) or load(source, found.chunkname, "t")
   if not fn then
     return nil
   end

@@ -22,7 +22,7 @@ local function command_dirs()
   return dirs
 end
 
---- find(words) -> {path=|source=, chunkname=, words=n} for the longest match, or nil.
+--- find(words) -> {path=|source=, shipped=, chunkname=, words=n} for the longest match, or nil.
 function M.find(words)
   for n = math.min(2, #words), 1, -1 do
     local ok = true
@@ -41,7 +41,8 @@ function M.find(words)
       end
       local source = host.shipped("commands/" .. rel)
       if source then
-        return { source = source, chunkname = "@[mosaic]/commands/" .. rel, words = n }
+        return { source = source, shipped = "commands/" .. rel, chunkname = "@[mosaic]/commands/" .. rel,
+          words = n }
       end
     end
   end
@@ -163,7 +164,12 @@ function M.main(argv)
       guess and (" (did you mean '" .. guess .. "'?)") or ""), "mosaic help")
   end
   local fn, err
-  if found.source then
+  if found.shipped then
+    fn = host.shipped_chunk(found.shipped)
+  end
+  if fn then
+    err = nil
+  elseif found.source then
     fn, err = load(found.source, found.chunkname, "t")
   else
     local source, why = host.read_code(found.path)

@@ -49,12 +49,17 @@ public struct HeartbeatStore: Sendable {
 
   /// The agent's heartbeat judged by the health rule with the roster's `interval`.
   /// Never fails: every problem is an `unknown` reading with a reason.
-  public func read(agent: String, interval: Double, now: Double = Clock.now())
-    -> HeartbeatReading
-  {
+  /// `present`: the run directory's names (`Files.names(in:)`), when the caller listed it
+  /// once for many agents; a heartbeat file not among them is missing, and is not opened.
+  public func read(
+    agent: String, interval: Double, now: Double = Clock.now(), present: Set<String>? = nil
+  ) -> HeartbeatReading {
     guard Self.isValidAgentName(agent) else {
       return HeartbeatReading(
         health: HeartbeatHealth.unknown, reason: "invalid agent name", intervalS: interval)
+    }
+    if let present, !present.contains("\(agent).hb") {
+      return HeartbeatHealth.evaluate(file: .failure(.missing), interval: interval, now: now)
     }
     return HeartbeatHealth.evaluate(
       file: Files.readTrusted(heartbeatPath(agent: agent), limit: HeartbeatParser.maxBytes),

@@ -124,11 +124,15 @@ public enum FleetPS {
     let now = planes.now()
     let leaseStore = LeaseStore(runDir: options.runDir)
     var files: [String: (HeartbeatReading, Lease?)] = [:]
+    // One listing of <run> says which files exist: most agents hold no lease, and a missing
+    // file would cost an open each.
+    let present = runDirProblem == nil ? Files.names(in: options.runDir) : nil
     func readFiles(_ name: String, interval: Double) -> (HeartbeatReading, Lease?)? {
       guard runDirProblem == nil else { return nil }
       if let known = files[name] { return known }
       let read = (
-        store.read(agent: name, interval: interval, now: now), leaseStore.read(agent: name)
+        store.read(agent: name, interval: interval, now: now, present: present),
+        leaseStore.read(agent: name, present: present)
       )
       files[name] = read
       return read

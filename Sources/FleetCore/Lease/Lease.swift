@@ -55,7 +55,9 @@ public struct LeaseStore: Sendable {
   public func path(agent: String) -> String { "\(runDir)/\(agent).lease" }
 
   /// The live lease on `agent`, or nil (none, unreadable, or its holder is gone).
-  public func read(agent: String) -> Lease? {
+  /// `present`: the run directory's names, as for `HeartbeatStore.read`.
+  public func read(agent: String, present: Set<String>? = nil) -> Lease? {
+    if let present, !present.contains("\(agent).lease") { return nil }
     guard case .success(let bytes) = Files.readTrusted(path(agent: agent), limit: 4096),
       let json = try? JSONCodec.decode(bytes),
       let holder = json["holder"]?.stringValue, let since = json["since"]?.stringValue,
