@@ -46,17 +46,26 @@ public final class LuaRuntime {
   /// The bytes of a string whose every scalar is below U+0100 (how the build tool writes
   /// bytecode into a literal): one byte a scalar.
   static func latin1Bytes(_ literal: String) -> [UInt8] {
-    var out: [UInt8] = []
-    out.reserveCapacity(literal.utf8.count)
-    var it = literal.utf8.makeIterator()
-    while let b = it.next() {
-      if b < 0x80 {
-        out.append(b)
-      } else if let c = it.next() {
-        out.append((b & 0x03) << 6 | (c & 0x3f))
+    var text = literal
+    return text.withUTF8 { utf8 in
+      [UInt8](unsafeUninitializedCapacity: utf8.count) { out, count in
+        var i = 0
+        var n = 0
+        while i < utf8.count {
+          let b = utf8[i]
+          if b < 0x80 {
+            out[n] = b
+            i += 1
+          } else {
+            guard i + 1 < utf8.count else { break }
+            out[n] = (b & 0x03) << 6 | (utf8[i + 1] & 0x3f)
+            i += 2
+          }
+          n += 1
+        }
+        count = n
       }
     }
-    return out
   }
 
   /// Every shipped file path.

@@ -29,6 +29,11 @@ public struct ScreenVerdictCache: Sendable {
 
     /// The key of `pane` read with `profile`; nil when the listing lacks a fact it needs.
     public init?(pane: TmuxPane, profile: RuntimeProfile) {
+      self.init(pane: pane, fingerprint: ScreenVerdictCache.fingerprint(profile))
+    }
+
+    /// The same, with the profile's `fingerprint` already computed (once for many panes).
+    public init?(pane: TmuxPane, fingerprint: String) {
       guard TmuxArgv.isPaneId(pane.paneId), let pid = pane.panePid, let width = pane.width,
         let height = pane.height, let activity = pane.windowActivity, let x = pane.cursorX,
         let y = pane.cursorY
@@ -36,7 +41,7 @@ public struct ScreenVerdictCache: Sendable {
       self.init(
         paneId: pane.paneId, panePid: pid, width: width, height: height,
         windowActivity: activity, cursorX: x, cursorY: y, alternateOn: pane.alternateOn,
-        profile: ScreenVerdictCache.fingerprint(profile))
+        profile: fingerprint)
     }
 
     public init(

@@ -11,9 +11,17 @@ extension RowContext {
       ?? ScreenVerdictCache(socket: tmux.socket)
     var out: [String: Activity?] = [:]
     var capture: [(Found, RuntimeProfile, ScreenVerdictCache.Key?)] = []
+    var fingerprints: [String: String] = [:]  // by profile name: one per runtime, not per pane
     for f in founds {
       guard let profile = profile(f) else { continue }
-      let key = ScreenVerdictCache.Key(pane: f.pane, profile: profile)
+      let fingerprint =
+        fingerprints[profile.name]
+        ?? {
+          let print = ScreenVerdictCache.fingerprint(profile)
+          fingerprints[profile.name] = print
+          return print
+        }()
+      let key = ScreenVerdictCache.Key(pane: f.pane, fingerprint: fingerprint)
       if let key, let kept = cache.verdict(for: key) {
         out[f.pane.paneId] = kept.activity(profile: profile)
       } else {

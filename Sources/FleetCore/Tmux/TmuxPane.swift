@@ -23,9 +23,6 @@ public struct TmuxPane: Sendable, Equatable {
   /// `pane_width` x `pane_height`.
   public var width: Int?
   public var height: Int?
-  /// `window_width` x `window_height`.
-  public var windowWidth: Int?
-  public var windowHeight: Int?
   /// `window_activity`: epoch seconds of the window's last output (1 s resolution).
   public var windowActivity: Int?
   /// `pane_in_mode`: the pane is in a mode (copy mode, ...), which swallows `send-keys`.
@@ -39,8 +36,6 @@ public struct TmuxPane: Sendable, Equatable {
   public var cursorY: Int?
   /// `alternate_on`: the program is on the alternate screen (full-screen TUI).
   public var alternateOn: Bool
-  /// `session_attached`: how many clients are attached to the session.
-  public var sessionAttached: Int
   /// `window_index`, `pane_index`.
   public var windowIndex: Int
   public var paneIndex: Int
@@ -48,11 +43,9 @@ public struct TmuxPane: Sendable, Equatable {
   public init(
     session: String, paneId: String, panePid: Int32? = nil, dead: Bool = false,
     deadStatus: Int? = nil, deadSignal: Int? = nil, currentCommand: String = "",
-    tty: String = "", width: Int? = nil, height: Int? = nil, windowWidth: Int? = nil,
-    windowHeight: Int? = nil, windowActivity: Int? = nil, inMode: Bool = false,
-    mode: String? = nil, inputOff: Bool = false, cursorX: Int? = nil, cursorY: Int? = nil,
-    alternateOn: Bool = false, sessionAttached: Int = 0, windowIndex: Int = 0,
-    paneIndex: Int = 0
+    tty: String = "", width: Int? = nil, height: Int? = nil, windowActivity: Int? = nil,
+    inMode: Bool = false, mode: String? = nil, inputOff: Bool = false, cursorX: Int? = nil,
+    cursorY: Int? = nil, alternateOn: Bool = false, windowIndex: Int = 0, paneIndex: Int = 0
   ) {
     self.session = session
     self.paneId = paneId
@@ -64,8 +57,6 @@ public struct TmuxPane: Sendable, Equatable {
     self.tty = tty
     self.width = width
     self.height = height
-    self.windowWidth = windowWidth
-    self.windowHeight = windowHeight
     self.windowActivity = windowActivity
     self.inMode = inMode
     self.mode = mode
@@ -73,7 +64,6 @@ public struct TmuxPane: Sendable, Equatable {
     self.cursorX = cursorX
     self.cursorY = cursorY
     self.alternateOn = alternateOn
-    self.sessionAttached = sessionAttached
     self.windowIndex = windowIndex
     self.paneIndex = paneIndex
   }
@@ -140,8 +130,8 @@ enum ListPanesFormat {
   static let variables = [
     "version", "session_name", "window_index", "pane_index", "pane_id", "pane_pid",
     "pane_dead", "pane_dead_status", "pane_dead_signal", "pane_tty", "pane_width",
-    "pane_height", "window_width", "window_height", "window_activity", "pane_in_mode",
-    "pane_mode", "pane_input_off", "cursor_x", "cursor_y", "alternate_on", "session_attached",
+    "pane_height", "window_activity", "pane_in_mode", "pane_mode", "pane_input_off", "cursor_x",
+    "cursor_y", "alternate_on",
   ]
 
   static var fieldCount: Int { variables.count + 1 }
@@ -199,11 +189,10 @@ enum ListPanesFormat {
         panes.append(
           TmuxPane(
             session: string(1), paneId: string(4), panePid: int(5).flatMap { Int32(exactly: $0) },
-            dead: flag(6), deadStatus: int(7), deadSignal: int(8), currentCommand: string(22),
-            tty: string(9), width: int(10), height: int(11), windowWidth: int(12),
-            windowHeight: int(13), windowActivity: int(14), inMode: (int(15) ?? 0) > 0,
-            mode: fields[16].isEmpty ? nil : string(16), inputOff: flag(17), cursorX: int(18),
-            cursorY: int(19), alternateOn: flag(20), sessionAttached: int(21) ?? 0,
+            dead: flag(6), deadStatus: int(7), deadSignal: int(8), currentCommand: string(19),
+            tty: string(9), width: int(10), height: int(11), windowActivity: int(12),
+            inMode: (int(13) ?? 0) > 0, mode: fields[14].isEmpty ? nil : string(14),
+            inputOff: flag(15), cursorX: int(16), cursorY: int(17), alternateOn: flag(18),
             windowIndex: window, paneIndex: pane))
       }
       return .success(TmuxListing(version: version, panes: panes))
