@@ -45,7 +45,7 @@ final class FleetPSJoinTests: XCTestCase {
   ) -> String {
     let f: [String] = [
       "3.3a", session, "0", "0", id, String(pid), dead ? "1" : "0", dead ? "0" : "", "", "",
-      "200", "50", "200", "50", String(activity), "0", "", "0", "0", "0", "0", "0", "",
+      "200", "50", String(activity), "0", "", "0", "0", "0", "0", "",
     ]
     return f.joined(separator: "\u{1f}")
   }
