@@ -90,6 +90,44 @@ extension LuaRuntime {
         }
       ),
       (
+        "agent_programs",
+        { [unowned self] call throws(LuaCallError) in
+          // agent_programs({roster=, socket=}) -> {{name=, runtime=, pane_state=, cwd=}, ...}
+          //   | nil, message, code
+          // What runs in each agent's pane (hook events of a shared Codex daemon are told
+          // apart by cwd): the roster, one `list-panes` and /proc; no systemd, no screens.
+          let o = try call.options(1, known: ["roster", "socket"])
+          let roster: Roster
+          switch loadRoster(try optionString(o["roster"], 1, "roster")) {
+          case .success(let r): roster = r
+          case .failure(let e): return pushLookupFailure(call, e.message, "roster-invalid")
+          }
+          let resolver = AgentResolver(
+            roster: roster, socket: try optionString(o["socket"], 1, "socket"),
+            host: shortHostName())
+          let listing: TmuxListing
+          switch TmuxClient(socket: resolver.socket).listPanes(withCommand: false) {
+          case .success(let l): listing = l
+          case .failure(.serverAbsent): listing = TmuxListing(version: nil, panes: [])
+          case .failure(let e):
+            return pushLookupFailure(
+              call, "tmux socket \(resolver.socket): \(e)", "tmux-unreadable")
+          }
+          let matcher = PatternMatcher()
+          let programs = resolver.programs(in: listing, matcher: { matcher.matches($0, $1) })
+          call.push(
+            .array(
+              programs.map {
+                .object([
+                  ("name", .string($0.name)), ("runtime", $0.runtime.map { .string($0) } ?? .null),
+                  ("pane_state", .string($0.paneState.rawValue)),
+                  ("cwd", $0.cwd.map { .string($0) } ?? .null),
+                ])
+              }))
+          return 1
+        }
+      ),
+      (
         "agent_unknown",
         { call throws(LuaCallError) in
           // agent_unknown(name, names, socket, roster_path) -> "<name>: <why>", code

@@ -229,16 +229,18 @@ function M.attribute(runtime, event, opts)
       socket = opts.socket })
     return name, why
   end
-  local snapshot, err = fleet.ps({ roster = opts.roster, socket = opts.socket })
-  if not snapshot then
+  -- Each agent's program and its cwd: the roster, one tmux listing and /proc (no systemd,
+  -- no heartbeats, no screens: the hook is on the agent's turn).
+  local programs, err = host.agent_programs({ roster = opts.roster, socket = opts.socket })
+  if not programs then
     return nil, err
   end
   local match, seen = nil, {}
-  for _, row in ipairs(snapshot.agents) do
+  for _, row in ipairs(programs) do
     if row.runtime == "codex" then
-      local cwd = row.process and row.process.cwd
-      seen[#seen + 1] = ("%s in %s, pane %s"):format(row.name, tostring(cwd), tostring(row.pane and row.pane.state))
-      if cwd == event.cwd then
+      local cwd = row.cwd
+      seen[#seen + 1] = ("%s in %s, pane %s"):format(row.name, tostring(cwd), row.pane_state)
+      if cwd ~= nil and cwd == event.cwd then
         if match then
           return nil, ("two codex agents work in %s; cannot tell which one this event is"):format(event.cwd)
         end

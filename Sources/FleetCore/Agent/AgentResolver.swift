@@ -199,3 +199,55 @@ public struct AgentResolver: Sendable {
         + Suggestion.hint(for: name, in: candidates))
   }
 }
+
+/// What runs in one agent's pane, as the hooks need it (`hooks.attribute` for Codex, whose
+/// shared daemon tells an event's agent only by the event's working directory).
+public struct AgentProgram: Sendable, Equatable {
+  public var name: String
+  /// The roster's runtime, or the one detected in an unrostered session's pane.
+  public var runtime: String?
+  public var paneState: AgentRow.PaneState
+  /// The program's working directory; nil when it has none here or it cannot be read.
+  public var cwd: String?
+
+  public init(name: String, runtime: String?, paneState: AgentRow.PaneState, cwd: String?) {
+    self.name = name
+    self.runtime = runtime
+    self.paneState = paneState
+    self.cwd = cwd
+  }
+}
+
+extension AgentResolver {
+  /// Every agent of this host (the roster's, then unrostered sessions) with its program,
+  /// from one `list-panes` answer and `/proc`: the planes the question needs, without
+  /// systemd, heartbeats or screens. The program is the one `fleet ps` shows
+  /// (`ForegroundGroup.program`).
+  public func programs(
+    in listing: TmuxListing, matcher: (String, String) -> Bool, procRoot: String = "/proc"
+  ) -> [AgentProgram] {
+    let panes = listing.agentPanes
+    func program(_ name: String, _ session: String, _ agent: RosterAgent?) -> AgentProgram {
+      guard let pane = panes[session] else {
+        return AgentProgram(name: name, runtime: agent?.runtime, paneState: .absent, cwd: nil)
+      }
+      guard !pane.dead, let pid = pane.panePid,
+        let group = ProcPlane.foregroundGroup(
+          ofPanePid: pid, paneTTY: pane.tty, procRoot: procRoot)
+      else {
+        return AgentProgram(
+          name: name, runtime: agent?.runtime, paneState: pane.dead ? .dead : .alive, cwd: nil)
+      }
+      let found = group.program(of: agent, matcher: matcher)
+      return AgentProgram(
+        name: name, runtime: found.runtime, paneState: .alive,
+        cwd: ProcPlane.cwd(of: found.process.pid, procRoot: procRoot))
+    }
+    var out = roster.agents.filter { $0.host == host }.map { program($0.name, $0.session, $0) }
+    let rostered = Set(roster.agents.map(\.session))
+    for session in listing.sessions.sorted() where !rostered.contains(session) {
+      out.append(program(session, session, nil))
+    }
+    return out
+  }
+}

@@ -281,18 +281,9 @@ struct RowContext {
     guard case .known(let p?) = input.pane, !p.dead, let group = foregrounds[p.paneId] else {
       return nil
     }
-    if let agent = input.agent {
-      let f = group.agentProcess {
-        RuntimeDetector.matches(
-          runtime: agent.runtime, argv: $0.argv, match: agent.match,
-          patternMatcher: planes.matcher)
-      }
-      return Found(
-        pane: p, group: group, process: f.process, matched: f.matched, runtime: agent.runtime)
-    }
-    let f = group.agentProcess { RuntimeDetector.detect(argv: $0.argv) != nil }
-    let runtime = f.matched == true ? RuntimeDetector.detect(argv: f.process.argv) : nil
-    return Found(pane: p, group: group, process: f.process, matched: f.matched, runtime: runtime)
+    let f = group.program(of: input.agent, matcher: planes.matcher)
+    return Found(
+      pane: p, group: group, process: f.process, matched: f.matched, runtime: f.runtime)
   }
 
   /// Every row, reading `activity` from records first and looking at the screens of the

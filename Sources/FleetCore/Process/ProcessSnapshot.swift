@@ -104,6 +104,25 @@ public struct ForegroundGroup: Sendable, Equatable {
     return members.last { $0.depth == maxDepth }!.process
   }
 
+  /// The agent's program in this group, whether it is the runtime expected, and that
+  /// runtime: for a roster agent, the member its `runtime` and `match` accept; for an
+  /// unrostered session (`agent` nil), the member whose argv names a known runtime.
+  /// `fleet ps`'s rows and the hooks' attribution both ask this, so they cannot disagree.
+  public func program(
+    of agent: RosterAgent?, matcher: (String, String) -> Bool
+  ) -> (process: ProcessSnapshot, matched: Bool?, runtime: String?) {
+    if let agent {
+      let f = agentProcess {
+        RuntimeDetector.matches(
+          runtime: agent.runtime, argv: $0.argv, match: agent.match, patternMatcher: matcher)
+      }
+      return (f.process, f.matched, agent.runtime)
+    }
+    let f = agentProcess { RuntimeDetector.detect(argv: $0.argv) != nil }
+    let runtime = f.matched == true ? RuntimeDetector.detect(argv: f.process.argv) : nil
+    return (f.process, f.matched, runtime)
+  }
+
   /// The shallowest member `isAgent` accepts that is not a `mosaic heartbeat -- CMD`
   /// wrapper (a wrapper is judged by what it wraps, so the program itself is preferred;
   /// the agent's own children are never taken for it, not even a child just forked that
