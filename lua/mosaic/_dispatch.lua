@@ -163,15 +163,12 @@ function M.main(argv)
     return usage(("unknown command '%s'%s"):format(group,
       guess and (" (did you mean '" .. guess .. "'?)") or ""), "mosaic help")
   end
-  local fn, err
-  if found.shipped then
-    fn = host.shipped_chunk(found.shipped)
-  end
-  if fn then
-    err = nil
-  elseif found.source then
+  -- A shipped command comes compiled at build time; its source is the fallback.
+  local fn = found.shipped and host.shipped_chunk(found.shipped)
+  local err
+  if not fn and found.source then
     fn, err = load(found.source, found.chunkname, "t")
-  else
+  elseif not fn then
     local source, why = host.read_code(found.path)
     if not source then
       io.stderr:write("mosaic: ", why, "\n")
