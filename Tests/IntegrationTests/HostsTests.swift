@@ -275,6 +275,9 @@ final class HostsTests: XCTestCase {
     defer {
       _ = try? SpawnRunner().run(
         CommandRequest(["tmux", "-L", socket, "kill-server"], timeout: 10))
+      // The server leaves its socket file behind: remove it too.
+      let tmp = ProcessInfo.processInfo.environment["TMUX_TMPDIR"] ?? "/tmp"
+      try? FileManager.default.removeItem(atPath: "\(tmp)/tmux-\(getuid())/\(socket)")
     }
     try sh([
       "tmux", "-L", socket, "new-session", "-d", "-x", "100", "-y", "30", "-e",
