@@ -1,9 +1,9 @@
 // swift-tools-version:6.0
 // The mosaic package. Layers, bottom up:
-//   CLua, CEditline,     system libraries (Debian's liblua5.4-dev, libedit-dev,
-//   CSystemd               libsystemd-dev)
+//   CLua, CEditline      system libraries (Debian's liblua5.4-dev, libedit-dev)
 //   CLuaShim, CLineEdit, C shims: Lua macros, error trampolines, hooks, allocator; libedit
 //   CSystemdShim           globals; the user manager's ListUnitsByPatterns over sd-bus
+//                          (libsystemd-dev's header; libsystemd.so.0 opened when first asked)
 //   LuaBridge            the only Swift code that touches the Lua C API
 //   MosaicSupport        JSON values, process spawning, paths, atomic files (no Lua, no fleet)
 //   FleetCore            roster, tmux, systemd, /proc, heartbeat, the join (no Lua)
@@ -21,10 +21,8 @@ let package = Package(
       name: "CLua", pkgConfig: "lua5.4", providers: [.apt(["liblua5.4-dev"])]),
     .systemLibrary(
       name: "CEditline", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
-    .systemLibrary(
-      name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
     .target(name: "CLuaShim", dependencies: ["CLua"]),
-    .target(name: "CSystemdShim", dependencies: ["CSystemd"]),
+    .target(name: "CSystemdShim"),
     .target(name: "CLineEdit", dependencies: ["CEditline"]),
     .target(name: "LuaBridge", dependencies: ["CLua", "CLuaShim", "MosaicSupport"]),
     .target(name: "MosaicSupport"),

@@ -138,13 +138,16 @@ EOF
 chmod 0644 "$stage/usr/share/doc/mosaic/copyright"
 
 # Depends: the shared libraries the binary links, as dpkg-shlibdeps maps them to the
-# packages that provide them (it wants a debian/control to read), then what mosaic runs.
+# packages that provide them (it wants a debian/control to read), the one it opens, then
+# what mosaic runs.
 mkdir -p "$gen/shlibs/debian"
 printf 'Source: mosaic\n\nPackage: mosaic\nArchitecture: any\n' >"$gen/shlibs/debian/control"
 shlibs=$(cd "$gen/shlibs" && dpkg-shlibdeps -O "$stage/usr/bin/mosaic" 2>/dev/null |
   sed -n 's/^shlibs:Depends=//p')
 [ -n "$shlibs" ] || { echo "package: dpkg-shlibdeps found no dependency" >&2; exit 1; }
-depends="$shlibs, tmux, systemd"
+# libsystemd0 is opened at run time (dlopen, for fleet ps's D-Bus question), so
+# dpkg-shlibdeps does not see it.
+depends="$shlibs, libsystemd0, tmux, systemd"
 
 size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
 cat >"$stage/DEBIAN/control" <<EOF

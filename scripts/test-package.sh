@@ -72,6 +72,14 @@ no_toolchain_libs() {
   grep -q 'liblua5.4' <<<"$libs" && ! grep -qE '/opt/swift|libswift|not found' <<<"$libs"
 }
 check "ldd: system libraries only, nothing from /opt/swift" no_toolchain_libs
+not_linked_libsystemd() {
+  local needed
+  needed=$(objdump -p "$bin" | grep NEEDED) || return 1
+  echo "$needed"
+  grep -q 'liblua5.4' <<<"$needed" && ! grep -q 'libsystemd' <<<"$needed"
+}
+check "libsystemd is not linked (opened when fleet ps first asks the user manager)" \
+  not_linked_libsystemd
 
 # bare CMD...: CMD in a mount namespace where /opt/swift and the Lua module directories
 # are empty tmpfs, with an empty home, config and roster, and no MOSAIC_LUA_PATH.
