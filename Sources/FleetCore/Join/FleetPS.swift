@@ -180,20 +180,7 @@ public enum FleetPS {
       foregrounds[id] = group
     }
 
-    var units: [String: UnitStatus]? = nil
-    let (unitResult, linger) = systemdTask.wait()
-    switch unitResult {
-    case .success(let u): units = u
-    case .failure(let error): warn(.userManagerUnreachable, error.message)
-    }
-    if linger == false {
-      warn(
-        .lingerDisabled,
-        "lingering is disabled for this user: the user manager, and so the fleet, starts only at login"
-          + " (loginctl enable-linger)")
-    }
-
-    Timing.mark("systemd answered")
+    // The rows' other planes, and each agent program's own files, while systemd answers.
     let context = RowContext(
       now: now, planes: planes, probed: options.probe, foregrounds: foregrounds,
       profiles: options.profiles,
@@ -205,8 +192,7 @@ public enum FleetPS {
       let file = isLocal ? files[agent.name] : nil
       inputs.append(
         RowInput(
-          name: agent.name, agent: agent,
-          unit: isLocal && units != nil ? .known(units?[agent.unit]) : .unknown,
+          name: agent.name, agent: agent, unit: .unknown,
           pane: isLocal && listing != nil
             ? .known(agentPanes[agent.session]) : .unknown,
           heartbeat: file?.0, interval: agent.heartbeatInterval, lease: file?.1,
@@ -224,7 +210,25 @@ public enum FleetPS {
             defaultTenant: roster.tenant))
       }
     }
-    let rows = context.rows(inputs)
+    let programs = context.programs(inputs)
+
+    let (unitResult, linger) = systemdTask.wait()
+    switch unitResult {
+    case .success(let units):
+      for (i, agent) in agents.enumerated() where agent.host == planes.host {
+        inputs[i].unit = .known(units[agent.unit])
+      }
+    case .failure(let error): warn(.userManagerUnreachable, error.message)
+    }
+    if linger == false {
+      warn(
+        .lingerDisabled,
+        "lingering is disabled for this user: the user manager, and so the fleet, starts only at login"
+          + " (loginctl enable-linger)")
+    }
+    Timing.mark("systemd answered")
+
+    let rows = context.rows(inputs, programs)
     Timing.mark("rows built")
     return FleetSnapshot(
       generatedAt: now, host: planes.host, socket: socket, roster: roster.path,
@@ -288,7 +292,16 @@ struct RowContext {
 
   /// Every row, reading `activity` from records first and looking at the screens of the
   /// panes that still need it in one tmux call.
-  func rows(_ inputs: [RowInput]) -> [AgentRow] {
+  func rows(_ inputs: [RowInput]) -> [AgentRow] { rows(inputs, programs(inputs)) }
+
+  /// Each row's program (`found`) and the programs' working directories: what `rows`
+  /// needs besides systemd's answer, so the join reads it while systemd answers.
+  struct Programs {
+    var founds: [Found?]
+    var cwds: [Int32: String]
+  }
+
+  func programs(_ inputs: [RowInput]) -> Programs {
     let founds = inputs.map(found)
     // Each agent process's own files, read at once on two threads: its working directory,
     // and a Claude's status record (its `environ` for HOME, then the file).
@@ -307,6 +320,13 @@ struct RowContext {
       cwds[pid] = cwd
       if let record { reader.remember(record, of: pid) }
     }
+    return Programs(founds: founds, cwds: cwds)
+  }
+
+  /// The rows, from `inputs` (with systemd's answer) and their `programs`.
+  func rows(_ inputs: [RowInput], _ programs: Programs) -> [AgentRow] {
+    let founds = programs.founds
+    let cwds = programs.cwds
     var activities: [Activity?] = Array(repeating: nil, count: inputs.count)
     var needScreen: [Int] = []
     for (i, input) in inputs.enumerated() {
