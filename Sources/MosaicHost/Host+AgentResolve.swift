@@ -15,6 +15,18 @@ extension LuaRuntime {
     return loadRoster(path).map { ($0, false) }
   }
 
+  /// The resolver for a hook event (`agent_of_pane`, `agent_programs`), from the
+  /// `{roster=, socket=}` table at argument `arg`; the roster must exist, as for every
+  /// fleet-wide verb (the caller reports a failure as `roster-invalid`).
+  func hookResolver(_ call: LuaCall, arg: Int32) throws(LuaCallError)
+    -> Result<AgentResolver, RosterLoadError>
+  {
+    let o = try call.options(arg, known: ["roster", "socket"])
+    let socket = try optionString(o["socket"], arg, "socket")
+    return loadRoster(try optionString(o["roster"], arg, "roster"))
+      .map { AgentResolver(roster: $0, socket: socket, host: shortHostName()) }
+  }
+
   /// `agent_resolve`, `agent_of_pane` and `agent_unknown`: the one agent resolver
   /// (`AgentResolver`) for Lua.
   func agentResolveFunctions() -> [(String, HostFunction)] {
@@ -68,15 +80,11 @@ extension LuaRuntime {
           // The agent whose pane this is (hook events: $TMUX_PANE), from the roster and
           // one `list-panes`. The roster must exist, as for every fleet-wide verb.
           let pane = try call.strictString(1)
-          let o = try call.options(2, known: ["roster", "socket"])
-          let roster: Roster
-          switch loadRoster(try optionString(o["roster"], 2, "roster")) {
-          case .success(let r): roster = r
+          let resolver: AgentResolver
+          switch try hookResolver(call, arg: 2) {
+          case .success(let r): resolver = r
           case .failure(let e): return pushLookupFailure(call, e.message, "roster-invalid")
           }
-          let resolver = AgentResolver(
-            roster: roster, socket: try optionString(o["socket"], 2, "socket"),
-            host: shortHostName())
           let listing: Result<TmuxListing, TmuxError> =
             TmuxArgv.isPaneId(pane)
             ? TmuxClient(socket: resolver.socket).listPanes(withCommand: false)
@@ -96,15 +104,11 @@ extension LuaRuntime {
           //   | nil, message, code
           // What runs in each agent's pane (hook events of a shared Codex daemon are told
           // apart by cwd): the roster, one `list-panes` and /proc; no systemd, no screens.
-          let o = try call.options(1, known: ["roster", "socket"])
-          let roster: Roster
-          switch loadRoster(try optionString(o["roster"], 1, "roster")) {
-          case .success(let r): roster = r
+          let resolver: AgentResolver
+          switch try hookResolver(call, arg: 1) {
+          case .success(let r): resolver = r
           case .failure(let e): return pushLookupFailure(call, e.message, "roster-invalid")
           }
-          let resolver = AgentResolver(
-            roster: roster, socket: try optionString(o["socket"], 1, "socket"),
-            host: shortHostName())
           let listing: TmuxListing
           switch TmuxClient(socket: resolver.socket).listPanes(withCommand: false) {
           case .success(let l): listing = l
