@@ -155,13 +155,35 @@ extension LuaState {
   {
     var seen: Set<UnsafeRawPointer> = []
     var walk = Walk(strict: strictUTF8)
-    return try json(at: lua_absindex(L, index), path: "value", seen: &seen, depth: 0, walk: &walk)
+    return try json(at: lua_absindex(L, index), seen: &seen, depth: 0, walk: &walk)
   }
 
-  struct Walk { var strict: Bool }
+  /// The conversion's state: strictness, and where it is (`value.agents[3].name` in an
+  /// error), kept as components and spelled out only for an error: a thousand-agent roster
+  /// is converted on every `fleet ps`.
+  struct Walk {
+    var strict: Bool
+    var components: [Component] = []
+
+    enum Component {
+      case index(Int)
+      case key(String)
+    }
+
+    var path: String {
+      var out = "value"
+      for c in components {
+        switch c {
+        case .index(let i): out += "[\(i)]"
+        case .key(let k): out += ".\(k)"
+        }
+      }
+      return out
+    }
+  }
 
   private func json(
-    at index: Int32, path: String, seen: inout Set<UnsafeRawPointer>, depth: Int, walk: inout Walk
+    at index: Int32, seen: inout Set<UnsafeRawPointer>, depth: Int, walk: inout Walk
   )
     throws(LuaConversionError) -> JSONValue
   {
@@ -172,28 +194,31 @@ extension LuaState {
       if lua_isinteger(L, index) != 0 { return .int(Int64(lua_tointegerx(L, index, nil))) }
       let d = lua_tonumberx(L, index, nil)
       guard d.isFinite else {
-        throw LuaConversionError(message: "\(path): \(d) is not a JSON number")
+        throw LuaConversionError(message: "\(walk.path): \(d) is not a JSON number")
       }
       return .double(d)
     case LUA_TSTRING:
       let b = bytes(at: index) ?? []
       guard let s = String(validating: b, as: UTF8.self) else {
         if !walk.strict { return .string(String(decoding: b, as: UTF8.self)) }
-        throw LuaConversionError(message: "\(path): string is not valid UTF-8")
+        throw LuaConversionError(message: "\(walk.path): string is not valid UTF-8")
       }
       return .string(s)
     case LUA_TLIGHTUSERDATA where lua_touserdata(L, index) == nil:
       return .null
     case LUA_TTABLE:
-      guard depth < 200 else { throw LuaConversionError(message: "\(path): nested too deeply") }
+      guard depth < 200 else {
+        throw LuaConversionError(message: "\(walk.path): nested too deeply")
+      }
       guard let ptr = lua_topointer(L, index) else { return .null }
       guard seen.insert(ptr).inserted else {
-        throw LuaConversionError(message: "\(path): table contains itself")
+        throw LuaConversionError(message: "\(walk.path): table contains itself")
       }
       defer { seen.remove(ptr) }
-      return try tableJSON(at: index, path: path, seen: &seen, depth: depth, walk: &walk)
+      return try tableJSON(at: index, seen: &seen, depth: depth, walk: &walk)
     default:
-      throw LuaConversionError(message: "\(path): cannot convert a \(typeName(at: index)) value")
+      throw LuaConversionError(
+        message: "\(walk.path): cannot convert a \(typeName(at: index)) value")
     }
   }
 
@@ -227,12 +252,11 @@ extension LuaState {
   }
 
   private func tableJSON(
-    at index: Int32, path: String, seen: inout Set<UnsafeRawPointer>, depth: Int,
-    walk: inout Walk
+    at index: Int32, seen: inout Set<UnsafeRawPointer>, depth: Int, walk: inout Walk
   ) throws(LuaConversionError) -> JSONValue {
     // Room for a key, a value and the metatable lookups, at every level of nesting.
     guard lua_checkstack(L, 4) != 0 else {
-      throw LuaConversionError(message: "\(path): nested too deeply")
+      throw LuaConversionError(message: "\(walk.path): nested too deeply")
     }
     let mark = tableMark(at: index)
     let length = Int(lua_rawlen(L, index))
@@ -261,7 +285,7 @@ extension LuaState {
       }
     }
     if invalidKey && walk.strict {
-      throw LuaConversionError(message: "\(path): a key is not valid UTF-8")
+      throw LuaConversionError(message: "\(walk.path): a key is not valid UTF-8")
     }
     var asArray: Bool
     switch mark {
@@ -272,32 +296,34 @@ extension LuaState {
     if asArray {
       if case .array = mark {
       } else if integerKeys != length {
-        throw LuaConversionError(message: "\(path): array has holes")
+        throw LuaConversionError(message: "\(walk.path): array has holes")
       }
       var items: [JSONValue] = []
       items.reserveCapacity(length)
       if length > 0 {
         for i in 1...length {
           lua_rawgeti(L, index, lua_Integer(i))
-          defer { pop() }
-          items.append(
-            try json(
-              at: lua_gettop(L), path: "\(path)[\(i)]", seen: &seen, depth: depth + 1, walk: &walk))
+          walk.components.append(.index(i))
+          defer {
+            walk.components.removeLast()
+            pop()
+          }
+          items.append(try json(at: lua_gettop(L), seen: &seen, depth: depth + 1, walk: &walk))
         }
       }
       return .array(items)
     }
     switch otherKey {
     case .type(let type):
-      throw LuaConversionError(message: "\(path): a \(type) key cannot be a JSON key")
+      throw LuaConversionError(message: "\(walk.path): a \(type) key cannot be a JSON key")
     case .integer(let k) where stringKeys.isEmpty && k < 1:
-      throw LuaConversionError(message: "\(path): array index \(k) is out of range")
+      throw LuaConversionError(message: "\(walk.path): array index \(k) is out of range")
     case .integer where stringKeys.isEmpty:
-      throw LuaConversionError(message: "\(path): array has holes")
+      throw LuaConversionError(message: "\(walk.path): array has holes")
     case .integer:
-      throw LuaConversionError(message: "\(path): table mixes string keys with integer keys")
+      throw LuaConversionError(message: "\(walk.path): table mixes string keys with integer keys")
     case nil where integerKeys > 0:
-      throw LuaConversionError(message: "\(path): table mixes string keys with integer keys")
+      throw LuaConversionError(message: "\(walk.path): table mixes string keys with integer keys")
     case nil: break
     }
     var ordered: [(name: String, raw: [UInt8])]
@@ -313,14 +339,13 @@ extension LuaState {
     for key in ordered {
       pushBytes(key.raw)
       lua_rawget(L, index)
-      defer { pop() }
+      walk.components.append(.key(key.name))
+      defer {
+        walk.components.removeLast()
+        pop()
+      }
       pairs.append(
-        (
-          key.name,
-          try json(
-            at: lua_gettop(L), path: "\(path).\(key.name)", seen: &seen, depth: depth + 1,
-            walk: &walk)
-        ))
+        (key.name, try json(at: lua_gettop(L), seen: &seen, depth: depth + 1, walk: &walk)))
     }
     return .object(pairs)
   }
