@@ -35,7 +35,9 @@ public struct CommandResult: Sendable, Equatable {
   public var stdout: [UInt8]
   public var stderr: [UInt8]
   public var timedOut: Bool
-  /// The program wrote more than the request's `outputLimit` and was killed.
+  /// The program wrote more than the request's `outputLimit`: what it wrote past the
+  /// limit is gone and it was killed (or ended on its own once its pipe closed, as a
+  /// `sh -c 'yes; echo'` does). Never `ok`, whatever its exit status.
   public var outputExceeded: Bool = false
 
   public init(
@@ -49,7 +51,7 @@ public struct CommandResult: Sendable, Equatable {
     self.timedOut = timedOut
   }
 
-  public var ok: Bool { status == 0 && !timedOut }
+  public var ok: Bool { status == 0 && !timedOut && !outputExceeded }
   public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
   public var stderrText: String { String(decoding: stderr, as: UTF8.self) }
 }
