@@ -17,10 +17,7 @@ extension LuaRuntime {
         { call throws(LuaCallError) in
           // heartbeat_read(name, interval) -> the heartbeat object of a fleet ps row, with probe
           // and skew instead of probe_answered (HeartbeatReading.jsonValue(then:))
-          let name = try call.string(1)
-          guard HeartbeatStore.isValidAgentName(name) else {
-            throw .argument(1, "invalid agent name '\(name)'")
-          }
+          let name = try agentName(call, 1)
           let interval = call.isNoneOrNil(2) ? 15 : try interval(call, 2)
           let reading = HeartbeatStore(runDir: paths.run).read(agent: name, interval: interval)
           call.push(
@@ -60,10 +57,7 @@ extension LuaRuntime {
         "heartbeat_write",
         { call throws(LuaCallError) in
           // heartbeat_write(name, {status=, pid=, interval=, ack=, progress=, seq=}) -> true | nil, err
-          let name = try call.string(1)
-          guard HeartbeatStore.isValidAgentName(name) else {
-            throw .argument(1, "invalid agent name '\(name)'")
-          }
+          let name = try agentName(call, 1)
           let o = try call.options(
             2, known: ["status", "pid", "interval", "ack", "progress", "seq", "probe"])
           var pid = getpid()
@@ -101,10 +95,7 @@ extension LuaRuntime {
         { call throws(LuaCallError) in
           // heartbeat_hook(name, event, pid) -> the heartbeat written | nil, err
           // `event` is the JSON a runtime's hook got on stdin (a table).
-          let name = try call.string(1)
-          guard HeartbeatStore.isValidAgentName(name) else {
-            throw .argument(1, "invalid agent name '\(name)'")
-          }
+          let name = try agentName(call, 1)
           guard let event = HookEvent.parse(try call.json(2)) else {
             throw .argument(2, "a hook event with hook_event_name expected")
           }
@@ -177,4 +168,13 @@ private func interval(_ call: LuaCall, _ i: Int32) throws(LuaCallError) -> Doubl
     throw .argument(i, "interval: seconds expected (more than 0, at most 86400)")
   }
   return value
+}
+
+/// Argument `i`: a name the heartbeat files may carry (`HeartbeatStore.isValidAgentName`).
+private func agentName(_ call: LuaCall, _ i: Int32) throws(LuaCallError) -> String {
+  let name = try call.string(i)
+  guard HeartbeatStore.isValidAgentName(name) else {
+    throw .argument(i, "invalid agent name '\(name)'")
+  }
+  return name
 }

@@ -29,7 +29,7 @@ final class ScreenVerdictCacheTests: XCTestCase {
       pane: TmuxPane(
         session: "a", paneId: "%7", panePid: 42, width: 80, height: 24, windowActivity: activity,
         cursorX: 2, cursorY: cursorY),
-      profile: profile)!
+      fingerprint: ScreenVerdictCache.fingerprint(profile))!
   }
 
   func testAVerdictIsReusedOnlyForTheSameScreenAndProfile() throws {

@@ -27,12 +27,8 @@ public struct ScreenVerdictCache: Sendable {
     public var alternateOn: Bool
     public var profile: String
 
-    /// The key of `pane` read with `profile`; nil when the listing lacks a fact it needs.
-    public init?(pane: TmuxPane, profile: RuntimeProfile) {
-      self.init(pane: pane, fingerprint: ScreenVerdictCache.fingerprint(profile))
-    }
-
-    /// The same, with the profile's `fingerprint` already computed (once for many panes).
+    /// The key of `pane` read with the profile whose `fingerprint` this is (computed once
+    /// for many panes); nil when the listing lacks a fact it needs.
     public init?(pane: TmuxPane, fingerprint: String) {
       guard TmuxArgv.isPaneId(pane.paneId), let pid = pane.panePid, let width = pane.width,
         let height = pane.height, let activity = pane.windowActivity, let x = pane.cursorX,

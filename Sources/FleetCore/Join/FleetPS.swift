@@ -290,10 +290,6 @@ struct RowContext {
       pane: p, group: group, process: f.process, matched: f.matched, runtime: f.runtime)
   }
 
-  /// Every row, reading `activity` from records first and looking at the screens of the
-  /// panes that still need it in one tmux call.
-  func rows(_ inputs: [RowInput]) -> [AgentRow] { rows(inputs, programs(inputs)) }
-
   /// Each row's program (`found`) and the programs' working directories: what `rows`
   /// needs besides systemd's answer, so the join reads it while systemd answers.
   struct Programs {
@@ -323,7 +319,9 @@ struct RowContext {
     return Programs(founds: founds, cwds: cwds)
   }
 
-  /// The rows, from `inputs` (with systemd's answer) and their `programs`.
+  /// Every row, from `inputs` (with systemd's answer) and their `programs`, reading
+  /// `activity` from records first and looking at the screens of the panes that still need
+  /// it in one tmux call.
   func rows(_ inputs: [RowInput], _ programs: Programs) -> [AgentRow] {
     let founds = programs.founds
     let cwds = programs.cwds
