@@ -440,6 +440,40 @@ final class SystemdPlaneTests: XCTestCase {
     XCTAssertFalse(UnitName.isValidAlias(source: "a.service", target: "a.service"))
     XCTAssertFalse(UnitName.isValidAlias(source: "b.service", target: "a.socket"))
     XCTAssertTrue(UnitName.isHiddenOrBackup("a.service.dpkg-old"))
+    XCTAssertTrue(UnitName.isHiddenOrBackup(".a.service"))
+    XCTAssertTrue(UnitName.isHiddenOrBackup("a.service~"))
+    XCTAssertTrue(UnitName.isHiddenOrBackup("lost+found"))
+    XCTAssertFalse(UnitName.isHiddenOrBackup("a.service"))
+    XCTAssertFalse(UnitName.isHiddenOrBackup("default.target.wants"))
+    XCTAssertEqual(UnitName.type(of: "a@b.service"), "service")
+    XCTAssertNil(UnitName.type(of: "service"))
+    XCTAssertNil(UnitName.template(of: "a.service"))
+    XCTAssertNil(UnitName.template(of: "a.b@c"))
+    XCTAssertEqual(UnitName.template(of: "a@.service"), "a@.service")
+    XCTAssertNil(UnitName.instance(of: "a@.service"))
+    XCTAssertEqual(UnitName.instance(of: "a@x.y.service"), "x.y")
+    XCTAssertNil(UnitName.replacingInstance("a@.service", with: "x y"))
+    XCTAssertTrue(UnitName.mayTemplate("timer"))
+    XCTAssertFalse(UnitName.mayTemplate("device"))
+    XCTAssertTrue(UnitName.mayAlias("device"))
+    XCTAssertFalse(UnitName.mayAlias(nil))
+    XCTAssertEqual(PathText.basename("/a/b/c@.service"), "c@.service")
+    XCTAssertEqual(PathText.basename("c.service"), "c.service")
+    XCTAssertEqual(PathText.basename("/a/"), "")
+  }
+
+  func testTheBusAnswerIsReadByUnitId() {
+    let text =
+      "a@x.service\u{1f}loaded\u{1f}active\u{1f}running\nbad line\n"
+      + "b.service\u{1f}not-found\u{1f}inactive\u{1f}dead\n\u{1f}x\u{1f}y\u{1f}z\n"
+    let rows = SystemdBus.parse(text)
+    XCTAssertEqual(Set(rows.keys), ["a@x.service", "b.service"])
+    XCTAssertEqual(
+      rows["a@x.service"],
+      UnitStatus(unit: "a@x.service", load: "loaded", active: "active", sub: "running"))
+    XCTAssertEqual(rows["b.service"]?.load, "not-found")
+    XCTAssertEqual(rows["b.service"]?.sub, "dead")
+    XCTAssertEqual(SystemdBus.parse(""), [:])
   }
 }
 

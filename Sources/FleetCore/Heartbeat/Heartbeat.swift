@@ -181,16 +181,18 @@ public enum HeartbeatParser {
     if let c = body.first(where: { $0 < 0x20 || $0 == 0x7F }) {
       return .failure(.controlCharacter(c))
     }
-    guard let text = String(validating: body, as: UTF8.self) else {
+    guard String(validating: body, as: UTF8.self) != nil else {
       return .failure(.invalidUTF8)
     }
+    // Tokens and their `=` are found by byte (space and `=` are ASCII, so each part of valid
+    // UTF-8 stays valid): this runs for every agent on every `fleet ps`.
     var pairs: [(String, String)] = []
-    for token in text.split(separator: " ", omittingEmptySubsequences: true) {
-      guard let eq = token.firstIndex(of: "=") else {
-        return .failure(.tokenWithoutEquals(snippet(String(token))))
+    for token in body.split(separator: 0x20, omittingEmptySubsequences: true) {
+      guard let eq = token.firstIndex(of: UInt8(ascii: "=")) else {
+        return .failure(.tokenWithoutEquals(snippet(String(decoding: token, as: UTF8.self))))
       }
-      let key = String(token[..<eq])
-      let value = String(token[token.index(after: eq)...])
+      let key = String(decoding: token[..<eq], as: UTF8.self)
+      let value = String(decoding: token[(eq + 1)...], as: UTF8.self)
       guard isKey(key) else { return .failure(.badKey(snippet(key))) }
       if pairs.contains(where: { $0.0 == key }) { return .failure(.duplicateKey(key)) }
       pairs.append((key, value))

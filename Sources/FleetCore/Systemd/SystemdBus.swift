@@ -43,18 +43,27 @@ public enum SystemdBus {
       return .failure(Failure(code: rc, message: message))
     }
     defer { free(out) }
-    return .success(parse(String(cString: out)))
+    return .success(
+      out.withMemoryRebound(to: UInt8.self, capacity: strlen(out)) {
+        parse(UnsafeBufferPointer(start: $0, count: strlen(out)))
+      })
   }
 
   /// The shim's text: one unit a line, `id US load US active US sub`.
   static func parse(_ text: String) -> [String: UnitStatus] {
+    var text = text
+    return text.withUTF8 { parse($0) }
+  }
+
+  /// `parse` over the bytes (a row a unit, for a whole fleet: not split by Characters).
+  static func parse(_ bytes: UnsafeBufferPointer<UInt8>) -> [String: UnitStatus] {
     var rows: [String: UnitStatus] = [:]
-    for line in text.split(separator: "\n") {
-      let f = line.split(separator: "\u{1f}", omittingEmptySubsequences: false)
+    for line in bytes.split(separator: 0x0A) {
+      let f = line.split(separator: 0x1F, omittingEmptySubsequences: false)
       guard f.count == 4, !f[0].isEmpty else { continue }
-      let unit = String(f[0])
-      rows[unit] = UnitStatus(
-        unit: unit, load: String(f[1]), active: String(f[2]), sub: String(f[3]))
+      func text(_ i: Int) -> String { String(decoding: f[i], as: UTF8.self) }
+      let unit = text(0)
+      rows[unit] = UnitStatus(unit: unit, load: text(1), active: text(2), sub: text(3))
     }
     return rows
   }

@@ -124,8 +124,9 @@ enum PathText {
   }
 
   static func basename(_ path: String) -> String {
-    guard let slash = path.lastIndex(of: "/") else { return path }
-    return String(path[path.index(after: slash)...])
+    let u = path.utf8
+    guard let slash = u.lastIndex(of: UInt8(ascii: "/")) else { return path }
+    return String(decoding: u[u.index(after: slash)...], as: UTF8.self)
   }
 
   /// The rest of `path` below `prefix` (component-wise, "" when equal), or nil.
