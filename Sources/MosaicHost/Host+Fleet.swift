@@ -88,6 +88,15 @@ extension LuaRuntime {
         }
       ),
       (
+        "read_files",
+        { call throws(LuaCallError) in
+          // read_files(paths) -> how many of them could be read, each read as fleet ps reads
+          // its /proc and run-directory files (scripts/bench/fleet-ps.lua's "reads" column)
+          call.push(ProcPlane.readEach(try nameList(call, 1)))
+          return 1
+        }
+      ),
+      (
         "fleet_roster_hosts",
         { [unowned self] call throws(LuaCallError) in
           // fleet_roster_hosts([path]) -> the roster's `hosts` list (roster.hosts), without

@@ -202,4 +202,20 @@ final class ProcessTests: XCTestCase {
     kill(pid, SIGCONT)
     XCTAssertTrue(waitUntil { ProcPlane.read(pid: pid)?.state == "sleeping" })
   }
+
+  /// What the fleet benchmark's "reads" column times: each file read as fleet ps reads it.
+  func testReadEachCountsTheFilesItCouldRead() throws {
+    let me = getpid()
+    let dir = NSTemporaryDirectory() + "mosaic-readeach-\(me)"
+    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: dir) }
+    try "ts=x\n".write(toFile: dir + "/a.hb", atomically: false, encoding: .utf8)
+    let paths = [
+      "/proc/\(me)/stat", "/proc/\(me)/cmdline", "/proc/\(me)/task/\(me)/children",
+      "/proc/\(me)/environ", "/proc/\(me)/cwd", dir + "/a.hb", dir + "/missing.json",
+    ]
+    XCTAssertEqual(ProcPlane.readEach(paths), 6)
+    XCTAssertEqual(ProcPlane.readEach([]), 0)
+    XCTAssertEqual(ProcPlane.readEach([dir + "/cwd"]), 0, "not a link: not read")
+  }
 }

@@ -11,6 +11,11 @@
 -- with 45 rows of text, as a real agent's screen is; `blank` leaves it empty. "first" is
 -- the first `fleet ps` after the fleet started (every screen captured, one sample);
 -- "fleet ps" the median of the runs after it (screens unchanged: verdicts kept).
+-- "reads" is what reading the files fleet ps must read for each agent costs (its pane
+-- process's stat, cmdline, children, environ and cwd link, its heartbeat file and the Claude
+-- status file it looks for), each read once on one thread by mosaic's own reader and nothing
+-- else done with them: fleet ps costs at least the floor's tmux and systemd answers plus these
+-- reads, less what its second thread and the wait for tmux hide.
 --
 -- Uses a tmux socket, unit prefix and MOSAIC_HOME of its own; removes them at the end.
 local cli = require "mosaic.cli"
@@ -65,6 +70,23 @@ local function interleaved(runs, a, b)
     sa[i], sb[i] = (t1 - t0) * 1000, (mosaic.monotonic() - t1) * 1000
   end
   return median(sa), median(sb)
+end
+
+-- The reads fleet ps cannot avoid (see the top of this file), as a function to time.
+local function reads_of_fleet()
+  local listing = run({ "tmux", "-L", socket, "list-panes", "-a", "-F", "#{session_name} #{pane_pid}" })
+  local paths = {}
+  for name, pid in listing.stdout:gmatch("(%S+) (%d+)") do
+    for _, file in ipairs({ "stat", "cmdline", "task/" .. pid .. "/children", "environ", "cwd" }) do
+      paths[#paths + 1] = "/proc/" .. pid .. "/" .. file
+    end
+    paths[#paths + 1] = home .. "/fleet/run/" .. name .. ".hb"
+    paths[#paths + 1] = os.getenv("HOME") .. "/.claude/sessions/" .. pid .. ".json"
+  end
+  local host = require("mosaic._host")
+  return function()
+    host.read_files(paths)
+  end
 end
 
 local function names(n)
@@ -176,6 +198,7 @@ local function measure(n)
       run({ "tmux", "-L", socket, "list-panes", "-a", "-F", "#{session_name} #{pane_id} #{pane_pid}" })
       run({ "systemctl", "--user", "list-units", "--all", "--plain", "--no-legend", table.unpack(units) })
     end)
+    r.reads = timed(opts.runs, reads_of_fleet())
     if n <= opts.naive_max then
       r.naive = timed(math.max(1, math.min(opts.runs, 3)), function()
         for i, name in ipairs(names(n)) do
@@ -200,14 +223,15 @@ end
 print(("mosaic fleet ps benchmark: %s, %d timed runs each (median), %s screens, host %s"):format(exe,
   opts.runs, opts.screens, mosaic.hostname()))
 print()
-local fmt = "%-7s %14s %11s %10s %13s %11s %11s %7s %13s"
+local fmt = "%-7s %14s %11s %10s %11s %14s %11s %22s %11s %7s %13s"
 print(fmt:format("agents", "fleet ps (ms)", "floor (ms)", "first (ms)", "ps / floor", "first / floor",
-  "naive / ps", "spawns", "peak RSS (MB)"))
+  "reads (ms)", "(floor+reads) / floor", "naive / ps", "spawns", "peak RSS (MB)"))
 for size in opts.sizes:gmatch("%d+") do
   local n = tonumber(size)
   local r = measure(n)
   print(fmt:format(n, ("%.1f"):format(r.ps), ("%.1f"):format(r.floor), ("%.0f"):format(r.first),
     ("%.2fx"):format(r.ps / r.floor), ("%.2fx"):format(r.first / r.floor),
+    ("%.1f"):format(r.reads), ("%.2fx"):format((r.floor + r.reads) / r.floor),
     r.naive and ("%.1fx"):format(r.naive / r.ps) or "-", tostring(r.spawns), ("%.1f"):format(r.rss)))
 end
 print()
