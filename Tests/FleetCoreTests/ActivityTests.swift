@@ -251,7 +251,53 @@ final class ActivityTests: XCTestCase {
     XCTAssertEqual(kinds["second [m:n3]"], .queued)
     XCTAssertEqual(ClaudeTranscript.needle(Array("line one\n  line two  \n".utf8)), "line two")
     XCTAssertEqual(
-      ClaudeRecord.transcriptPath(home: "/h", cwd: "/tmp/a.b/c", sessionId: "s"),
+      ClaudeRecord.transcriptPath(configDirectory: "/h/.claude", cwd: "/tmp/a.b/c", sessionId: "s"),
       "/h/.claude/projects/-tmp-a-b-c/s.jsonl")
+  }
+
+  /// Claude Code keeps its status files and transcripts in `$CLAUDE_CONFIG_DIR` when that is
+  /// set and not empty (checked against 2.1.332: `RealAgentTests`), else in `$HOME/.claude`.
+  func testClaudesConfigurationDirectory() {
+    func dir(_ env: [String: String]) -> String? { ClaudeRecord.configDirectory(environment: env) }
+    XCTAssertEqual(dir(["HOME": "/h"]), "/h/.claude")
+    XCTAssertEqual(dir(["HOME": "/h", "CLAUDE_CONFIG_DIR": "/c"]), "/c")
+    XCTAssertEqual(dir(["HOME": "/h", "CLAUDE_CONFIG_DIR": ""]), "/h/.claude", "empty is unset")
+    XCTAssertNil(dir(["HOME": "/h", "CLAUDE_CONFIG_DIR": "rel"]), "relative, no cwd: not guessed")
+    XCTAssertEqual(
+      ClaudeRecord.configDirectory(
+        environment: ["HOME": "/h", "CLAUDE_CONFIG_DIR": "c/d"], cwd: { "/w" }), "/w/c/d",
+      "relative: under the process's working directory")
+    XCTAssertNil(dir(["HOME": "h"]))
+    XCTAssertNil(dir([:]))
+    XCTAssertEqual(dir(["CLAUDE_CONFIG_DIR": "/c"]), "/c", "no HOME needed")
+    // Codex's home follows the same shape of rule.
+    XCTAssertEqual(CodexRollout.home(environment: ["HOME": "/h"]), "/h/.codex")
+    XCTAssertEqual(CodexRollout.home(environment: ["HOME": "/h", "CODEX_HOME": "/x"]), "/x")
+    XCTAssertEqual(CodexRollout.home(environment: ["HOME": "/h", "CODEX_HOME": ""]), "/h/.codex")
+    XCTAssertNil(CodexRollout.home(environment: ["HOME": "/h", "CODEX_HOME": "x"]))
+    XCTAssertEqual(
+      CodexRollout.home(environment: ["HOME": "/h", "CODEX_HOME": "x"], cwd: { "/" }), "/x")
+  }
+
+  func testEnvironmentValuesTakeTheFirstEntryOfEachKey() throws {
+    let root = NSTemporaryDirectory() + "mosaic-environ-\(getpid())"
+    try FileManager.default.createDirectory(
+      atPath: root + "/7", withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: root) }
+    // A long environment, so the entries span several reads.
+    var env = (0..<2000).map { "PAD\($0)=\(String(repeating: "x", count: 20))" }
+    env.insert("HOME=/first", at: 10)
+    env.append("HOME=/second")
+    env.append("CLAUDE_CONFIG_DIR=/c")
+    env.append("HOMEX=/not-home")
+    try Data(env.joined(separator: "\u{0}").utf8).write(
+      to: URL(fileURLWithPath: root + "/7/environ"))
+    XCTAssertEqual(
+      ClaudeRecord.environmentValues(["HOME", "CLAUDE_CONFIG_DIR"], of: 7, procRoot: root),
+      ["HOME": "/first", "CLAUDE_CONFIG_DIR": "/c"])
+    XCTAssertEqual(
+      ClaudeRecord.environmentValues(["NOPE"], of: 7, procRoot: root), [:], "read to the end")
+    XCTAssertNil(ClaudeRecord.environmentValues(["HOME"], of: 8, procRoot: root), "no file")
+    XCTAssertEqual(ClaudeRecord.configDirectory(of: 7, procRoot: root), "/c")
   }
 }

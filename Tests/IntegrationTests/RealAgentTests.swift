@@ -151,7 +151,7 @@ final class RealAgentTests: XCTestCase {
   @discardableResult
   func start(
     _ name: String, _ runtime: String, launch: Launch = .sh, homeFlags: [String] = [],
-    sharedHome: String? = nil, writeHome: Bool = true
+    sharedHome: String? = nil, writeHome: Bool = true, claudeConfigDir: String? = nil
   ) throws -> (home: String, project: String) {
     let agentHome = sharedHome ?? "\(dir)/\(name)-home"
     let project = "\(dir)/\(name)-proj"
@@ -165,9 +165,18 @@ final class RealAgentTests: XCTestCase {
           "--port", String(port),
         ] + homeFlags)
     }
+    var configEnv = ""
+    if let claudeConfigDir {
+      // Claude reads its .claude.json from there too.
+      try FileManager.default.createDirectory(
+        atPath: claudeConfigDir, withIntermediateDirectories: true)
+      try FileManager.default.copyItem(
+        atPath: agentHome + "/.claude.json", toPath: claudeConfigDir + "/.claude.json")
+      configEnv = "CLAUDE_CONFIG_DIR=\(claudeConfigDir) "
+    }
     let launcher =
-      "MOSAIC_CLAUDE=\(Self.claude) MOSAIC_CODEX=\(Self.codex) \(Self.scripts)/launch.sh \(runtime)"
-      + " --home \(agentHome) --project \(project) --port \(port)"
+      "\(configEnv)MOSAIC_CLAUDE=\(Self.claude) MOSAIC_CODEX=\(Self.codex) \(Self.scripts)/launch.sh"
+      + " \(runtime) --home \(agentHome) --project \(project) --port \(port)"
     let command: String
     switch launch {
     case .sh: command = "sh -c 'cd \(project) && \(launcher)'"
@@ -328,6 +337,45 @@ final class RealAgentTests: XCTestCase {
     usleep(1_500_000)
     XCTAssertFalse(FileManager.default.fileExists(atPath: marker), "the tool ran")
     XCTAssertTrue(screen("c1").contains("Do you want to proceed?"), screen("c1"))
+  }
+
+  /// A Claude with `CLAUDE_CONFIG_DIR` keeps its status file and transcript there, not in
+  /// HOME: fleet ps reads its activity from that record and a send is proven by that
+  /// transcript (mosaic looked in HOME and saw a Claude "starting" forever, refusing sends).
+  func testClaudeWithItsOwnConfigurationDirectory() throws {
+    let config = "\(dir)/c-conf-config"
+    let (agentHome, _) = try start("c-conf", "claude", claudeConfigDir: config)
+    let idle = try waitActivity("c-conf", "idle")
+    XCTAssertEqual(idle.source, "agent", "from Claude's own record")
+    let status = try FileManager.default.contentsOfDirectory(atPath: config + "/sessions")
+    XCTAssertTrue(status.contains { $0.hasSuffix(".json") }, "status file in the config dir")
+    XCTAssertFalse(
+      FileManager.default.fileExists(atPath: agentHome + "/.claude/sessions"), "none in HOME")
+    var r = try send("c-conf", ["--verify", "--timeout", "10", "hello to a relocated claude"])
+    XCTAssertEqual(r.status, 0, r.stderr)
+    XCTAssertEqual(r.doc?["verdict"]?.stringValue, "accepted")
+    XCTAssertEqual(r.doc?["basis"]?.stringValue, "record")
+    try waitActivity("c-conf", "idle")
+
+    // Its hooks go into the settings it reads, in the same directory.
+    let install = try mosaic.run(["hooks", "install", "c-conf"])
+    XCTAssertEqual(install.status, 0, install.stderrText)
+    XCTAssertTrue(install.stdoutText.contains(config + "/settings.json"), install.stdoutText)
+    let settings = try String(contentsOfFile: config + "/settings.json", encoding: .utf8)
+    XCTAssertEqual(settings.components(separatedBy: "hooks event claude").count - 1, 8, settings)
+    XCTAssertFalse(FileManager.default.fileExists(atPath: agentHome + "/.claude/settings.json"))
+    try restart("c-conf")
+    try waitActivity("c-conf", "idle")
+    r = try send("c-conf", ["--verify", "--timeout", "10", "--nonce", "through the hooks"])
+    XCTAssertEqual(r.doc?["verdict"]?.stringValue, "accepted", r.stderr)
+    let nonce = try XCTUnwrap(r.doc?["evidence"]?["nonce"]?.stringValue)
+    let deadline = Date().addingTimeInterval(20)
+    var hb = ""
+    while !hb.contains("ack=\(nonce)"), Date() < deadline {
+      usleep(100_000)
+      hb = (try? String(contentsOfFile: home + "/fleet/run/c-conf.hb", encoding: .utf8)) ?? ""
+    }
+    XCTAssertTrue(hb.contains("ack=\(nonce)"), hb + hookLogs())
   }
 
   /// Start-up dialogs: nothing sent, the agent still there, its config unchanged.

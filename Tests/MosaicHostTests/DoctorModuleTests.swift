@@ -35,4 +35,23 @@ final class DoctorModuleTests: LuaHostTestCase {
       assert(env.A == "1" and env.B == "two words" and env.C == "")
       """#)
   }
+
+  /// Where Claude Code and Codex keep their settings, records and hooks, by their own rules
+  /// (the Swift side's `ClaudeRecord.configDirectory` and `CodexRollout.home` agree).
+  func testRuntimeDirectoriesFollowTheRuntimesRules() {
+    lua(
+      #"""
+      local h = require "mosaic.hooks"
+      assert(h.claude_dir({ HOME = "/h" }) == "/h/.claude")
+      assert(h.claude_dir({ HOME = "/h", CLAUDE_CONFIG_DIR = "/c" }) == "/c")
+      assert(h.claude_dir({ HOME = "/h", CLAUDE_CONFIG_DIR = "" }) == "/h/.claude", "empty is unset")
+      assert(h.claude_dir({ HOME = "/h", CLAUDE_CONFIG_DIR = "c" }) == nil, "relative, no cwd")
+      assert(h.claude_dir({ HOME = "/h", CLAUDE_CONFIG_DIR = "c" }, "/w") == "/w/c")
+      assert(h.claude_dir({ CLAUDE_CONFIG_DIR = "c" }, "/") == "/c")
+      assert(h.claude_dir({ HOME = "h" }) == nil and h.claude_dir({}) == nil)
+      assert(h.codex_home({ HOME = "/h" }) == "/h/.codex")
+      assert(h.codex_home({ HOME = "/h", CODEX_HOME = "/x" }) == "/x")
+      assert(h.codex_home({ HOME = "/h", CODEX_HOME = "" }) == "/h/.codex")
+      """#)
+  }
 }

@@ -35,6 +35,7 @@
 -- program's /proc/<pid>/environ and cwd when its pane lives, else its unit (Environment=,
 -- WorkingDirectory=, and `-e VAR=VALUE` / `-c DIR` of the `tmux new-session` in ExecStart),
 -- else this user's own HOME.
+local runtime_dirs = require "mosaic.hooks" -- claude_dir, codex_home
 local json = require "mosaic.json"
 local row_rules = require "mosaic.row"
 
@@ -907,10 +908,14 @@ local function agent_context(row, props)
   ctx.argv = argv or {}
   ctx.home = ctx.env.HOME or os.getenv("HOME") or "/"
   ctx.cwd = cwd or ctx.home
-  ctx.claude_dir = ctx.env.CLAUDE_CONFIG_DIR or ctx.home .. "/.claude"
-  ctx.claude_json = ctx.env.CLAUDE_CONFIG_DIR and (ctx.env.CLAUDE_CONFIG_DIR .. "/.claude.json")
-    or (ctx.home .. "/.claude.json")
-  ctx.codex_home = ctx.env.CODEX_HOME or ctx.home .. "/.codex"
+  -- Claude's and Codex's own rules (an empty variable counts as unset, a relative one is
+  -- under the working directory); without an environment to read, the defaults under HOME.
+  local env_home = setmetatable({ HOME = ctx.home }, { __index = ctx.env })
+  ctx.claude_dir = runtime_dirs.claude_dir(env_home, ctx.cwd) or ctx.home .. "/.claude"
+  -- .claude.json lies in the configuration directory when one is named, else in HOME itself.
+  local named = ctx.env.CLAUDE_CONFIG_DIR and ctx.env.CLAUDE_CONFIG_DIR ~= ""
+  ctx.claude_json = named and ctx.claude_dir .. "/.claude.json" or ctx.home .. "/.claude.json"
+  ctx.codex_home = runtime_dirs.codex_home(env_home, ctx.cwd) or ctx.home .. "/.codex"
   ctx.project = ctx.cwd
   return ctx
 end

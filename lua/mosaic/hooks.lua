@@ -41,9 +41,46 @@ function M.environ(pid)
   return env
 end
 
+-- `path` if absolute, else under the working directory `cwd` (nil when that is not known).
+local function resolved(path, cwd)
+  if path:sub(1, 1) == "/" then
+    return path
+  end
+  if not (cwd and cwd:sub(1, 1) == "/") then
+    return nil
+  end
+  return (cwd == "/" and "" or cwd) .. "/" .. path
+end
+
+-- The runtime's directory: `env[var]` unless it is unset or empty (a relative one under
+-- `cwd`), else `default` under an absolute $HOME.
+local function runtime_dir(env, var, default, cwd)
+  local dir = env[var]
+  if dir and dir ~= "" then
+    return resolved(dir, cwd)
+  end
+  local home = env.HOME
+  return home and home:sub(1, 1) == "/" and home .. "/" .. default or nil
+end
+
+--- Claude Code's configuration directory for the environment `env` (a table) of a process
+-- working in `cwd` (optional), by Claude's own rule: $CLAUDE_CONFIG_DIR unless it is unset
+-- or empty, else $HOME/.claude; nil when that cannot be told. Its settings.json, sessions/
+-- and projects/ are there (`ClaudeRecord.configDirectory` on the Swift side).
+function M.claude_dir(env, cwd)
+  return runtime_dir(env, "CLAUDE_CONFIG_DIR", ".claude", cwd)
+end
+
+--- Codex's home for the environment `env` of a process working in `cwd` (optional):
+-- $CODEX_HOME unless it is unset or empty, else $HOME/.codex; nil when that cannot be told.
+function M.codex_home(env, cwd)
+  return runtime_dir(env, "CODEX_HOME", ".codex", cwd)
+end
+
 --- Where the runtime of a `fleet ps` row keeps its hooks: {runtime, home, file} or nil, why.
--- Claude: $HOME/.claude/settings.json of the claude process; Codex: $CODEX_HOME/hooks.json
--- (default $HOME/.codex). Read from the running program's environment, so the agent must run.
+-- `home` is the runtime's configuration directory. Claude: settings.json in its
+-- configuration directory (`claude_dir`); Codex: hooks.json in its home (`codex_home`). Read
+-- from the running program's environment, so the agent must run.
 function M.target(row)
   local runtime = row.runtime
   if runtime ~= "claude" and runtime ~= "codex" then
@@ -57,14 +94,15 @@ function M.target(row)
     return nil, ("cannot read the environment of pid %d"):format(row.process.pid)
   end
   if runtime == "claude" then
-    if not env.HOME then
-      return nil, "its claude process has no HOME"
+    local dir = M.claude_dir(env, row.process.cwd)
+    if not dir then
+      return nil, "its claude process has neither CLAUDE_CONFIG_DIR nor an absolute HOME"
     end
-    return { runtime = runtime, home = env.HOME, file = env.HOME .. "/.claude/settings.json" }
+    return { runtime = runtime, home = dir, file = dir .. "/settings.json" }
   end
-  local home = env.CODEX_HOME or (env.HOME and env.HOME .. "/.codex")
+  local home = M.codex_home(env, row.process.cwd)
   if not home then
-    return nil, "its codex process has neither CODEX_HOME nor HOME"
+    return nil, "its codex process has neither CODEX_HOME nor an absolute HOME"
   end
   return { runtime = runtime, home = home, file = home .. "/hooks.json" }
 end

@@ -6,7 +6,8 @@
 --   local runtimes = dofile(...)  -- or copy this file and edit it
 --
 -- Each profile:
---   record           "claude" (Claude Code's ~/.claude/sessions/<pid>.json and transcript),
+--   record           "claude" (Claude Code's <config dir>/sessions/<pid>.json and transcript,
+--                    <config dir> being $CLAUDE_CONFIG_DIR or else ~/.claude),
 --                    "codex" (Codex's rollout log, for agent send's proof), "heartbeat" (the
 --                    runtime writes status= into its heartbeat, as the stub does), or nil
 --   prompt           Lua pattern for the cursor row of the input prompt (the agent reads a

@@ -6,7 +6,9 @@
 # The agent gets a clean environment: PATH, TERM, COLORTERM, LANG/LC_*, USER, LOGNAME,
 # SHELL, TMUX, TMUX_PANE and every MOSAIC_* variable of the caller, plus
 #   claude: HOME=DIR, ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL=http://127.0.0.1:PORT,
-#           CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1; runs
+#           CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1, and the caller's CLAUDE_CONFIG_DIR
+#           when it is set (Claude then keeps .claude.json, settings, status files and
+#           transcripts there instead of in HOME: copy DIR/.claude.json there first); runs
 #           claude --permission-mode default [extra args]
 #   codex:  HOME (the caller's), CODEX_HOME=DIR, LOCAL_API_KEY; runs
 #           codex -C PROJECT [extra args]
@@ -65,6 +67,7 @@ cd "$project"
 if [ "$runtime" = claude ]; then
     envs+=("HOME=$home" "ANTHROPIC_API_KEY=$MOSAIC_FAKE_ANTHROPIC_KEY"
         "ANTHROPIC_BASE_URL=http://127.0.0.1:$port" "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1")
+    [ -z "${CLAUDE_CONFIG_DIR+x}" ] || envs+=("CLAUDE_CONFIG_DIR=$CLAUDE_CONFIG_DIR")
     exec env -i "${envs[@]}" "$bin" --permission-mode default "$@"
 else
     [ -z "${HOME+x}" ] || envs+=("HOME=$HOME")

@@ -251,8 +251,9 @@ final class RecordMemo: @unchecked Sendable {
   var byPid: [Int32: ClaudeRecord.Lookup] = [:]
 }
 
-/// Claude Code's own record: `$HOME/.claude/sessions/<pid>.json` (its live status, keyed by
-/// the claude process's pid, in that process's HOME) and the transcript it names.
+/// Claude Code's own record: `<config dir>/sessions/<pid>.json` (its live status, keyed by
+/// the claude process's pid) and the transcript it names, in that process's configuration
+/// directory (`configDirectory(environment:)`: `$CLAUDE_CONFIG_DIR`, else `$HOME/.claude`).
 public enum ClaudeRecord {
   public struct Status: Sendable, Equatable {
     public var state: ActivityState
@@ -272,10 +273,10 @@ public enum ClaudeRecord {
 
   /// The live status of the claude process `process`.
   public static func status(of process: ProcessSnapshot, procRoot: String = "/proc") -> Lookup {
-    guard let home = environmentValue("HOME", of: process.pid, procRoot: procRoot),
-      home.hasPrefix("/")
-    else { return .unreadable }
-    let path = "\(home)/.claude/sessions/\(process.pid).json"
+    guard let dir = configDirectory(of: process.pid, procRoot: procRoot) else {
+      return .unreadable
+    }
+    let path = "\(dir)/sessions/\(process.pid).json"
     switch Files.readTrusted(path, limit: 64 * 1024) {
     case .failure(.missing): return .none
     case .failure: return .unreadable
@@ -306,60 +307,79 @@ public enum ClaudeRecord {
       sessionId: doc["sessionId"]?.stringValue, cwd: doc["cwd"]?.stringValue)
   }
 
-  /// `/proc/<pid>/environ` as a dictionary (empty when unreadable).
-  public static func environment(of pid: Int32, procRoot: String = "/proc") -> [String: String] {
-    guard let bytes = ProcPlane.readFile("\(procRoot)/\(pid)/environ", limit: 256 * 1024) else {
-      return [:]
-    }
-    var out: [String: String] = [:]
-    for entry in bytes.split(separator: 0) {
-      guard let eq = entry.firstIndex(of: UInt8(ascii: "=")) else { continue }
-      let key = String(decoding: entry[entry.startIndex..<eq], as: UTF8.self)
-      if out[key] == nil {
-        out[key] = String(decoding: entry[(eq + 1)...], as: UTF8.self)
-      }
-    }
-    return out
+  /// The configuration directory of the claude process `pid`, where its status files and
+  /// transcripts are (nil when its environment cannot be read or names none).
+  public static func configDirectory(of pid: Int32, procRoot: String = "/proc") -> String? {
+    guard let env = environmentValues(["CLAUDE_CONFIG_DIR", "HOME"], of: pid, procRoot: procRoot)
+    else { return nil }
+    return configDirectory(environment: env) { ProcPlane.cwd(of: pid, procRoot: procRoot) }
   }
 
-  /// One variable of `environment(of:)`, reading `/proc/<pid>/environ` only up to its
-  /// first entry for `key` (the one `environment(of:)` keeps): `fleet ps` asks this for
-  /// every Claude, whose environment is often tens of KiB.
-  public static func environmentValue(_ key: String, of pid: Int32, procRoot: String = "/proc")
-    -> String?
-  {
+  /// Claude Code's rule (2.1.332: `process.env.CLAUDE_CONFIG_DIR || join(homedir(), ".claude")`):
+  /// `$CLAUDE_CONFIG_DIR` unless it is unset or empty, else `$HOME/.claude`. A relative
+  /// `$CLAUDE_CONFIG_DIR` is where the process resolves it, under its working directory
+  /// (`cwd`, asked only then); nil when that cannot be read, or `$HOME` is not absolute.
+  public static func configDirectory(
+    environment env: [String: String], cwd: () -> String? = { nil }
+  ) -> String? {
+    if let dir = env["CLAUDE_CONFIG_DIR"], !dir.isEmpty { return resolved(dir, cwd) }
+    guard let home = env["HOME"], home.hasPrefix("/") else { return nil }
+    return home + "/.claude"
+  }
+
+  /// `path` if absolute, else under `cwd()`; nil when that is needed and unknown.
+  static func resolved(_ path: String, _ cwd: () -> String?) -> String? {
+    if path.hasPrefix("/") { return path }
+    guard let base = cwd(), base.hasPrefix("/") else { return nil }
+    return base == "/" ? "/" + path : base + "/" + path
+  }
+
+  /// The first entry of each of `keys` in `/proc/<pid>/environ` (the one a `getenv` in the
+  /// process would find), reading no further once all are found; nil when the file cannot be
+  /// read.
+  /// `fleet ps` asks this for every Claude, whose environment is often tens of KiB.
+  public static func environmentValues(
+    _ keys: [String], of pid: Int32, procRoot: String = "/proc"
+  ) -> [String: String]? {
     let fd = open("\(procRoot)/\(pid)/environ", O_RDONLY | O_CLOEXEC)
     guard fd >= 0 else { return nil }
     defer { close(fd) }
-    let prefix = Array((key + "=").utf8)
+    let prefixes = keys.map { (key: $0, bytes: Array(($0 + "=").utf8)) }
     let limit = 256 * 1024
+    var found: [String: String] = [:]
     var bytes: [UInt8] = []
     var chunk = [UInt8](repeating: 0, count: 4096)
     var start = 0  // the first byte of the entry not yet looked at
-    func value(_ entry: ArraySlice<UInt8>) -> String? {
-      guard entry.starts(with: prefix) else { return nil }
-      return String(decoding: entry.dropFirst(prefix.count), as: UTF8.self)
+    func take(_ entry: ArraySlice<UInt8>) {
+      for p in prefixes where found[p.key] == nil && entry.starts(with: p.bytes) {
+        found[p.key] = String(decoding: entry.dropFirst(p.bytes.count), as: UTF8.self)
+      }
     }
-    while bytes.count < limit {
+    while bytes.count < limit, found.count < prefixes.count {
       let n = chunk.withUnsafeMutableBytes {
         read(fd, $0.baseAddress, min($0.count, limit - bytes.count))
       }
       if n < 0, errno == EINTR { continue }
-      guard n > 0 else { break }
+      if n < 0 { return nil }
+      if n == 0 { break }
       bytes.append(contentsOf: chunk[0..<n])
-      while let end = bytes[start...].firstIndex(of: 0) {
-        if let v = value(bytes[start..<end]) { return v }
+      while found.count < prefixes.count, let end = bytes[start...].firstIndex(of: 0) {
+        take(bytes[start..<end])
         start = end + 1
       }
     }
-    return start < bytes.count ? value(bytes[start...]) : nil
+    if found.count < prefixes.count, start < bytes.count { take(bytes[start...]) }
+    return found
   }
 
-  /// The transcript of session `sessionId` in `cwd`:
-  /// `$HOME/.claude/projects/<cwd with every non-alphanumeric character as '-'>/<id>.jsonl`.
-  public static func transcriptPath(home: String, cwd: String, sessionId: String) -> String {
+  /// The transcript of session `sessionId` in `cwd`, under the configuration directory
+  /// `configDirectory`: `<dir>/projects/<cwd with every non-alphanumeric character as
+  /// '-'>/<id>.jsonl`.
+  public static func transcriptPath(configDirectory: String, cwd: String, sessionId: String)
+    -> String
+  {
     let dir = String(cwd.map { $0.isLetter || $0.isNumber ? $0 : "-" })
-    return "\(home)/.claude/projects/\(dir)/\(sessionId).jsonl"
+    return "\(configDirectory)/projects/\(dir)/\(sessionId).jsonl"
   }
 }
 
@@ -448,6 +468,17 @@ extension String {
 /// whose first line (`session_meta`) names the thread's working directory, and whose
 /// `response_item` user messages are the prompts it took.
 public enum CodexRollout {
+  /// Codex's rule for its home (`find_codex_home`): `$CODEX_HOME` unless it is unset or
+  /// empty, else `$HOME/.codex`; a relative `$CODEX_HOME` under the working directory `cwd`
+  /// (asked only then). nil when that cannot be read, or `$HOME` is not absolute.
+  public static func home(environment env: [String: String], cwd: () -> String? = { nil })
+    -> String?
+  {
+    if let dir = env["CODEX_HOME"], !dir.isEmpty { return ClaudeRecord.resolved(dir, cwd) }
+    guard let home = env["HOME"], home.hasPrefix("/") else { return nil }
+    return home + "/.codex"
+  }
+
   /// The newest rollout of a thread working in `cwd`, among the newest files of the two
   /// latest day directories; nil when there is none yet (Codex creates it at the first
   /// prompt).

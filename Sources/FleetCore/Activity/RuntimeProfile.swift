@@ -32,7 +32,7 @@ public struct RuntimeProfile: Sendable, Equatable {
   /// command): refused by `agent send` unless `--command`.
   public var commandPrefixes: [String]
   /// The runtime's own status record mosaic reads: `claude` (Claude Code's
-  /// `~/.claude/sessions/<pid>.json`), `heartbeat` (the runtime writes `status=` into its
+  /// `<config dir>/sessions/<pid>.json`, `ClaudeRecord`), `heartbeat` (the runtime writes `status=` into its
   /// heartbeat itself, as the stub does), or nil.
   public var record: String?
   /// Rows of which one must be on screen before the prompt counts as idle (a runtime that

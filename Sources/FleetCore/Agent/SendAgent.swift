@@ -398,14 +398,16 @@ private final class SendRun {
     if profile.record == "claude", let p = agentProcess,
       case .status(let s) = ClaudeRecord.status(of: p, procRoot: procRoot),
       let id = s.sessionId, let cwd = s.cwd,
-      let home = ClaudeRecord.environment(of: p.pid, procRoot: procRoot)["HOME"]
+      let dir = ClaudeRecord.configDirectory(of: p.pid, procRoot: procRoot)
     {
-      let path = ClaudeRecord.transcriptPath(home: home, cwd: cwd, sessionId: id)
+      let path = ClaudeRecord.transcriptPath(configDirectory: dir, cwd: cwd, sessionId: id)
       transcript = (path, ClaudeTranscript.size(path))
     }
     if profile.record == "codex", let p = agentProcess, let cwd = ProcPlane.cwd(of: p.pid) {
-      let env = ClaudeRecord.environment(of: p.pid, procRoot: procRoot)
-      if let home = env["CODEX_HOME"] ?? env["HOME"].map({ $0 + "/.codex" }) {
+      if let env = ClaudeRecord.environmentValues(
+        ["CODEX_HOME", "HOME"], of: p.pid, procRoot: procRoot),
+        let home = CodexRollout.home(environment: env, cwd: { cwd })
+      {
         let path = CodexRollout.latest(codexHome: home, cwd: cwd)
         rollout = (home, cwd, path, path.map(ClaudeTranscript.size) ?? 0)
       }

@@ -4,8 +4,9 @@ local hooks = require "mosaic.hooks"
 
 local parser = cli.parser("mosaic hooks install",
   "Configures each named agent's runtime so that its own events update the agent's\n" ..
-  "heartbeat (SPEC 2.11): Claude Code's $HOME/.claude/settings.json hooks, Codex's\n" ..
-  "$CODEX_HOME/hooks.json. The home is read from the running program's environment, so\n" ..
+  "heartbeat (SPEC 2.11): the hooks in Claude Code's settings.json (in $CLAUDE_CONFIG_DIR,\n" ..
+  "else $HOME/.claude) and Codex's $CODEX_HOME/hooks.json (else $HOME/.codex). The home\n" ..
+  "is read from the running program's environment, so\n" ..
   "the agent must be running. Idempotent; keeps every hook of the operator's own; says\n" ..
   "what it changed. Both runtimes read their hooks when they start: restart the agents\n" ..
   "(systemctl --user restart mosaic-agent@NAME) for the hooks to run. A Codex shows\n" ..
