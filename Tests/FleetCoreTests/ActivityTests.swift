@@ -235,6 +235,30 @@ final class ActivityTests: XCTestCase {
     XCTAssertEqual(try status("waiting"), .waiting)
   }
 
+  /// A status file names the start time of the process that wrote it: one left by an
+  /// earlier process with the same pid is no record of this one.
+  func testAClaudeStatusFileOfAnotherProcessWithThePidIsNotItsRecord() throws {
+    let bytes = Array(
+      try Data(contentsOf: URL(fileURLWithPath: Self.samples + "/claude-session-idle.json")))
+    guard case .status(let s) = ClaudeRecord.lookup(bytes: bytes) else {
+      return XCTFail("the sample is a status")
+    }
+    XCTAssertEqual(s.procStart, 35754)
+    func process(_ start: UInt64) -> ProcessSnapshot {
+      ProcessSnapshot(pid: 15184, state: "sleeping", stateCode: "S", startTime: start)
+    }
+    XCTAssertEqual(ClaudeRecord.lookup(bytes: bytes, of: process(35754)), .status(s))
+    XCTAssertEqual(ClaudeRecord.lookup(bytes: bytes, of: process(35755)), .none, "another one")
+    XCTAssertEqual(
+      ClaudeRecord.lookup(bytes: bytes, of: process(0)), .status(s), "start time unknown")
+    let old = Array(#"{"pid": 15184, "status": "busy"}"#.utf8)
+    guard case .status(let o) = ClaudeRecord.lookup(bytes: old, of: process(1)) else {
+      return XCTFail("a file without procStart is taken as it is")
+    }
+    XCTAssertEqual(o.state, .working)
+    XCTAssertNil(o.procStart)
+  }
+
   func testClaudeTranscriptTellsPromptFromQueued() throws {
     let text = try String(
       contentsOfFile: Self.samples + "/claude-transcript-excerpt.jsonl", encoding: .utf8)

@@ -396,6 +396,14 @@ final class RealAgentTests: XCTestCase {
         + (responses?["rejected"]?.arrayValue?.count ?? 0)
       return (doc["projects"]?[project]?["hasTrustDialogAccepted"]?.boolValue == true, keys)
     }
+    // A status file "idle" left by an earlier process with the same pid (a Claude killed
+    // before a reboot): not this Claude's, whose dialog still needs a human.
+    let trustPid = try XCTUnwrap(try ps()["c-trust"]?["process"]?["pid"]?.intValue)
+    let sessions = trust.home + "/.claude/sessions"
+    try FileManager.default.createDirectory(atPath: sessions, withIntermediateDirectories: true)
+    try #"{"pid": \#(trustPid), "procStart": "1", "status": "idle", "updatedAt": 1}"#.write(
+      toFile: "\(sessions)/\(trustPid).json", atomically: true, encoding: .utf8)
+    XCTAssertEqual(try activity("c-trust").waitingFor, "folder trust dialog")
     let configs = try [trust, key].map { try answers($0.home, $0.project) }
     XCTAssertFalse(configs[0].trusted, "the folder starts untrusted")
     XCTAssertEqual(configs[1].keys, 0, "the key starts neither approved nor rejected")

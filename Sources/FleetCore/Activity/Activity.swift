@@ -261,6 +261,9 @@ public enum ClaudeRecord {
     public var updatedAt: Double?
     public var sessionId: String?
     public var cwd: String?
+    /// The start time of the process that wrote the file (`procStart`: field 22 of its
+    /// `/proc/<pid>/stat`, clock ticks since boot), when the file says it.
+    public var procStart: UInt64? = nil
   }
 
   public enum Lookup: Sendable, Equatable {
@@ -280,8 +283,22 @@ public enum ClaudeRecord {
     switch Files.readTrusted(path, limit: 64 * 1024) {
     case .failure(.missing): return .none
     case .failure: return .unreadable
-    case .success(let bytes): return lookup(bytes: bytes)
+    case .success(let bytes): return lookup(bytes: bytes, of: process)
     }
+  }
+
+  /// A status file's contents, as the record of `process`: a file written by another
+  /// process that had the same pid (Claude killed without removing it, before a reboot or
+  /// a pid wrap) names another start time, and is no record of this one, which has not
+  /// written its own yet (it is still at its start-up, maybe at a dialog).
+  public static func lookup(bytes: [UInt8], of process: ProcessSnapshot) -> Lookup {
+    let found = lookup(bytes: bytes)
+    if case .status(let s) = found, let start = s.procStart, process.startTime != 0,
+      start != process.startTime
+    {
+      return .none
+    }
+    return found
   }
 
   /// A status file's contents.
@@ -302,9 +319,14 @@ public enum ClaudeRecord {
     var updated = doc["updatedAt"]?.doubleValue
     if let u = updated, u > 1e11 { updated = u / 1000 }  // milliseconds
     if updated == nil, let text = doc["updatedAt"]?.stringValue { updated = ISO8601.parse(text) }
+    // Claude 2.1.332 writes it as a string of digits.
+    let procStart =
+      doc["procStart"]?.stringValue.flatMap { UInt64($0) }
+      ?? doc["procStart"]?.intValue.flatMap { UInt64(exactly: $0) }
     return Status(
       state: state, waitingFor: doc["waitingFor"]?.stringValue, updatedAt: updated,
-      sessionId: doc["sessionId"]?.stringValue, cwd: doc["cwd"]?.stringValue)
+      sessionId: doc["sessionId"]?.stringValue, cwd: doc["cwd"]?.stringValue,
+      procStart: procStart)
   }
 
   /// The configuration directory of the claude process `pid`, where its status files and
