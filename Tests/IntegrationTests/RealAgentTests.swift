@@ -345,7 +345,16 @@ final class RealAgentTests: XCTestCase {
   func testClaudeWithItsOwnConfigurationDirectory() throws {
     let config = "\(dir)/c-conf-config"
     let (agentHome, _) = try start("c-conf", "claude", claudeConfigDir: config)
-    let idle = try waitActivity("c-conf", "idle")
+    try waitActivity("c-conf", "idle")
+    // From Claude's own record (a look that catches the file half written falls back to
+    // the screen, which shows idle too: look until the record answers).
+    let recordDeadline = Date().addingTimeInterval(10)
+    var idle = try activity("c-conf")
+    while idle.source != "agent", Date() < recordDeadline {
+      usleep(200_000)
+      idle = try activity("c-conf")
+    }
+    XCTAssertEqual(idle.state, "idle")
     XCTAssertEqual(idle.source, "agent", "from Claude's own record")
     let status = try FileManager.default.contentsOfDirectory(atPath: config + "/sessions")
     XCTAssertTrue(status.contains { $0.hasSuffix(".json") }, "status file in the config dir")

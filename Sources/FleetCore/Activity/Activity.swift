@@ -358,8 +358,8 @@ public enum ClaudeRecord {
 
   /// The first entry of each of `keys` in `/proc/<pid>/environ` (the one a `getenv` in the
   /// process would find), reading no further once all are found; nil when the file cannot be
-  /// read.
-  /// `fleet ps` asks this for every Claude, whose environment is often tens of KiB.
+  /// read. `fleet ps` asks this for every Claude, whose environment is often tens of KiB:
+  /// it is read 16 KiB a call.
   public static func environmentValues(
     _ keys: [String], of pid: Int32, procRoot: String = "/proc"
   ) -> [String: String]? {
@@ -370,7 +370,7 @@ public enum ClaudeRecord {
     let limit = 256 * 1024
     var found: [String: String] = [:]
     var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 4096)
+    var chunk = [UInt8](repeating: 0, count: 16384)
     var start = 0  // the first byte of the entry not yet looked at
     func take(_ entry: ArraySlice<UInt8>) {
       for p in prefixes where found[p.key] == nil && entry.starts(with: p.bytes) {
