@@ -280,11 +280,19 @@ public enum ClaudeRecord {
       return .unreadable
     }
     let path = "\(dir)/sessions/\(process.pid).json"
-    switch Files.readTrusted(path, limit: 64 * 1024) {
-    case .failure(.missing): return .none
-    case .failure: return .unreadable
-    case .success(let bytes): return lookup(bytes: bytes, of: process)
+    // Claude rewrites the file in place (2.1.332: open without O_TRUNC, write, ftruncate):
+    // a read between the write and the truncation sees the new text and the old one's
+    // tail, which is no JSON. Such a read is tried again, twice at most.
+    var found = Lookup.unreadable
+    for _ in 0..<3 {
+      switch Files.readTrusted(path, limit: 64 * 1024) {
+      case .failure(.missing): return .none
+      case .failure: return .unreadable
+      case .success(let bytes): found = lookup(bytes: bytes, of: process)
+      }
+      if found != .unreadable { break }
     }
+    return found
   }
 
   /// A status file's contents, as the record of `process`: a file written by another
