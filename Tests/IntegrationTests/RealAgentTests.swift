@@ -387,6 +387,32 @@ final class RealAgentTests: XCTestCase {
     XCTAssertTrue(hb.contains("ack=\(nonce)"), hb + hookLogs())
   }
 
+  /// A question Claude asks (AskUserQuestion): waiting for a human, from its own record; a
+  /// send refused, so no option is picked.
+  func testClaudeQuestionIsRefused() throws {
+    try start("c-ask", "claude")
+    try waitActivity("c-ask", "idle")
+    try control(
+      "/_control/enqueue",
+      #"[{"text": "One question first", "tool": {"name": "AskUserQuestion", "input": {"questions": [{"question": "Which database should I use?", "header": "Database", "multiSelect": false, "options": [{"label": "Postgres", "description": "relational"}, {"label": "SQLite", "description": "embedded"}]}]}}}]"#
+    )
+    var r = try send("c-ask", ["--verify", "set up the storage"])
+    XCTAssertEqual(r.doc?["verdict"]?.stringValue, "accepted", r.stderr)
+    let waiting = try waitActivity("c-ask", "waiting", timeout: 20)
+    XCTAssertEqual(waiting.waitingFor, "input needed")
+    // Claude's record says so a moment before the question is drawn.
+    let drawn = Date().addingTimeInterval(10)
+    while !screen("c-ask").contains("Which database should I use?"), Date() < drawn {
+      usleep(100_000)
+    }
+    XCTAssertTrue(screen("c-ask").contains("Which database should I use?"), screen("c-ask"))
+    r = try send("c-ask", ["--verify", "Postgres please"])
+    XCTAssertEqual(r.status, 3, "refused: \(r.stderr)")
+    XCTAssertEqual(r.doc?["delivered"], .bool(false))
+    usleep(1_000_000)
+    XCTAssertTrue(screen("c-ask").contains("Which database should I use?"), "still asked")
+  }
+
   /// Start-up dialogs: nothing sent, the agent still there, its config unchanged.
   func testClaudeTrustAndKeyDialogsAreRefused() throws {
     let trust = try start("c-trust", "claude", homeFlags: ["--no-trust"])

@@ -57,6 +57,11 @@ final class RuntimeProfileTests: XCTestCase {
     XCTAssertEqual(try classify("claude", "claude-trust-dialog")?.waitingFor, "folder trust dialog")
     XCTAssertEqual(try classify("claude", "claude-apikey-dialog")?.waitingFor, "API key dialog")
     XCTAssertEqual(try classify("claude", "claude-apikey-dialog")?.state, .waiting)
+    // A question (AskUserQuestion): its options sit at the left edge with "❯ " and a plain
+    // space, not the input prompt's no-break space.
+    let question = try classify("claude", "claude-question")
+    XCTAssertEqual(question?.state, .waiting)
+    XCTAssertEqual(question?.waitingFor, "input needed")
   }
 
   func testCodexScreens() throws {
@@ -76,6 +81,7 @@ final class RuntimeProfileTests: XCTestCase {
     XCTAssertFalse(reader.atPrompt(try screen("claude-permission"), profile: claude))
     XCTAssertFalse(reader.atPrompt(try screen("claude-trust-dialog"), profile: claude))
     XCTAssertFalse(reader.atPrompt(try screen("claude-apikey-dialog"), profile: claude))
+    XCTAssertFalse(reader.atPrompt(try screen("claude-question"), profile: claude))
     XCTAssertTrue(reader.showsQueued(try screen("claude-queued"), profile: claude))
     XCTAssertFalse(reader.showsQueued(try screen("claude-busy"), profile: claude))
     XCTAssertTrue(reader.showsPasteMarker(try screen("claude-paste-large"), profile: claude))

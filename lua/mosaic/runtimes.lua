@@ -33,6 +33,9 @@ M.claude = {
     { find = "Detected a custom API key", state = "waiting", waiting_for = "API key dialog" },
     { find = "trust this folder", state = "waiting", waiting_for = "folder trust dialog" },
     { find = "Do you trust the files in this folder", state = "waiting", waiting_for = "folder trust dialog" },
+    -- a question Claude asks (AskUserQuestion), and its other pick-one menus; "input needed"
+    -- is what Claude's own record says then
+    { find = "Enter to select · ↑/↓ to navigate", state = "waiting", waiting_for = "input needed" },
     { find = "esc to interrupt", state = "working" },
     -- the spinner line, which stays when a draft in the input hides the footer's hint
     { find = "…%s%(%d+%a* · ", state = "working" },

@@ -18,7 +18,8 @@ Steering (JSON over HTTP on the same port):
   GET  /_control/queue     the turns not yet used
   POST /_control/reset     clear queue and log
 With `tool`, Claude gets a `tool_use` of tool Bash {"command": ...} (a permission prompt
-in default permission mode, whatever needs_approval says); Codex gets an exec_command
+in default permission mode, whatever needs_approval says), or of the tool `name` with
+`input` for {"name": ..., "input": {...}} (e.g. AskUserQuestion); Codex gets an exec_command
 function_call, with sandbox_permissions "require_escalated" and a justification when
 needs_approval is true (the default: an approval prompt), else a plain sandboxed call.
 `delay_s` holds the reply: Claude gets its first text chunk first (it shows its spinner
@@ -146,9 +147,18 @@ def validate_turn(t):
             raise ValueError("turn.%s must be a non-negative number" % k)
     tool = t.get("tool")
     if tool is not None:
-        if not isinstance(tool, dict) or not isinstance(tool.get("command"), str):
-            raise ValueError('turn.tool must be {"command": "...", "needs_approval": bool}')
+        named = isinstance(tool, dict) and isinstance(tool.get("name"), str) and isinstance(tool.get("input"), dict)
+        if not (isinstance(tool, dict) and (isinstance(tool.get("command"), str) or named)):
+            raise ValueError('turn.tool must be {"command": "...", "needs_approval": bool}'
+                             ' or (Claude) {"name": "<tool>", "input": {...}}')
     return t
+
+
+def claude_tool(tool):
+    """(name, input) of the tool_use Claude gets: Bash with the command, or the named tool."""
+    if isinstance(tool.get("name"), str):
+        return tool["name"], tool["input"]
+    return "Bash", {"command": tool["command"], "description": "Run a command"}
 
 
 # ---------------------------------------------------------------- request parsing
@@ -460,8 +470,8 @@ class Handler(BaseHTTPRequestHandler):
             if text:
                 content.append({"type": "text", "text": text})
             if tool:
-                content.append({"type": "tool_use", "id": tid, "name": "Bash",
-                                "input": {"command": tool["command"], "description": "Run a command"}})
+                name, args = claude_tool(tool)
+                content.append({"type": "tool_use", "id": tid, "name": name, "input": args})
             self.send_json(200, {
                 "id": mid, "type": "message", "role": "assistant", "model": model, "content": content,
                 "stop_reason": "tool_use" if tool else "end_turn", "stop_sequence": None,
@@ -491,10 +501,11 @@ class Handler(BaseHTTPRequestHandler):
         if tool:
             if not pieces and delay:
                 self.hold(delay, "anthropic")
+            name, args = claude_tool(tool)
             self.event("content_block_start", {"type": "content_block_start", "index": index,
-                                               "content_block": {"type": "tool_use", "id": tid, "name": "Bash",
+                                               "content_block": {"type": "tool_use", "id": tid, "name": name,
                                                                  "input": {}}})
-            args = json.dumps({"command": tool["command"], "description": "Run a command"})
+            args = json.dumps(args)
             self.event("content_block_delta", {"type": "content_block_delta", "index": index,
                                                "delta": {"type": "input_json_delta", "partial_json": args}})
             self.event("content_block_stop", {"type": "content_block_stop", "index": index})
@@ -556,7 +567,8 @@ class Handler(BaseHTTPRequestHandler):
             cid = st.next_id("call")
             with st.lock:
                 st.pending_final[cid] = turn.get("final", "done")
-            args = {"cmd": tool["command"]}
+            # A named tool is Claude's; Codex gets its shell with `command` (or `true`).
+            args = {"cmd": tool.get("command", "true")}
             if tool.get("needs_approval", True):
                 args["sandbox_permissions"] = "require_escalated"
                 args["justification"] = "The test asks to run this command outside the sandbox."
