@@ -62,6 +62,9 @@ final class RuntimeProfileTests: XCTestCase {
     let question = try classify("claude", "claude-question")
     XCTAssertEqual(question?.state, .waiting)
     XCTAssertEqual(question?.waitingFor, "input needed")
+    let plan = try classify("claude", "claude-plan-approval")
+    XCTAssertEqual(plan?.state, .waiting)
+    XCTAssertEqual(plan?.waitingFor, "permission prompt")
   }
 
   func testCodexScreens() throws {
@@ -82,6 +85,7 @@ final class RuntimeProfileTests: XCTestCase {
     XCTAssertFalse(reader.atPrompt(try screen("claude-trust-dialog"), profile: claude))
     XCTAssertFalse(reader.atPrompt(try screen("claude-apikey-dialog"), profile: claude))
     XCTAssertFalse(reader.atPrompt(try screen("claude-question"), profile: claude))
+    XCTAssertFalse(reader.atPrompt(try screen("claude-plan-approval"), profile: claude))
     XCTAssertTrue(reader.showsQueued(try screen("claude-queued"), profile: claude))
     XCTAssertFalse(reader.showsQueued(try screen("claude-busy"), profile: claude))
     XCTAssertTrue(reader.showsPasteMarker(try screen("claude-paste-large"), profile: claude))
