@@ -30,6 +30,8 @@ M.claude = {
   screen = {
     { find = "Do you want to proceed%?", state = "waiting", waiting_for = "permission prompt" },
     { find = "Do you want to make this edit", state = "waiting", waiting_for = "permission prompt" },
+    -- the footer of every tool's permission dialog (Bash, Write's "Do you want to create …?", …)
+    { find = "Esc to cancel · Tab to amend", state = "waiting", waiting_for = "permission prompt" },
     -- plan mode's end (ExitPlanMode); Claude's record says "permission prompt" too
     { find = "Exit plan mode%?", state = "waiting", waiting_for = "permission prompt" },
     { find = "Detected a custom API key", state = "waiting", waiting_for = "API key dialog" },
