@@ -254,6 +254,22 @@ final class RealAgentTests: XCTestCase {
     return (r.status, try? JSONCodec.decode(r.stdout), r.stderrText)
   }
 
+  /// The agent's heartbeat file once it holds `text` (looked at for 20 s at most), or as it
+  /// was then; with no `text`, as it is now ("" when there is none).
+  func heartbeat(_ name: String, holding text: String?) -> String {
+    func read() -> String {
+      (try? String(contentsOfFile: home + "/fleet/run/\(name).hb", encoding: .utf8)) ?? ""
+    }
+    guard let text else { return read() }
+    let deadline = Date().addingTimeInterval(20)
+    var hb = read()
+    while !hb.contains(text), Date() < deadline {
+      usleep(100_000)
+      hb = read()
+    }
+    return hb
+  }
+
   /// What `mosaic hooks event` logged anywhere under this test's directory (diagnostics).
   func hookLogs() -> String {
     let files = FileManager.default.enumerator(atPath: dir)?.compactMap { $0 as? String } ?? []
@@ -378,12 +394,7 @@ final class RealAgentTests: XCTestCase {
     r = try send("c-conf", ["--verify", "--timeout", "10", "--nonce", "through the hooks"])
     XCTAssertEqual(r.doc?["verdict"]?.stringValue, "accepted", r.stderr)
     let nonce = try XCTUnwrap(r.doc?["evidence"]?["nonce"]?.stringValue)
-    let deadline = Date().addingTimeInterval(20)
-    var hb = ""
-    while !hb.contains("ack=\(nonce)"), Date() < deadline {
-      usleep(100_000)
-      hb = (try? String(contentsOfFile: home + "/fleet/run/c-conf.hb", encoding: .utf8)) ?? ""
-    }
+    let hb = heartbeat("c-conf", holding: "ack=\(nonce)")
     XCTAssertTrue(hb.contains("ack=\(nonce)"), hb + hookLogs())
   }
 
@@ -544,22 +555,17 @@ final class RealAgentTests: XCTestCase {
     try restart("xb")
     try waitActivity("xa", "idle")
     try waitActivity("xb", "idle")
-    let run = home + "/fleet/run"
-    func heartbeat(_ name: String) -> String {
-      (try? String(contentsOfFile: "\(run)/\(name).hb", encoding: .utf8)) ?? ""
-    }
     for name in ["xb", "xa"] {
       let r = try send(name, ["--verify", "--nonce", "--timeout", "10", "hello \(name)"])
       XCTAssertEqual(r.doc?["verdict"]?.stringValue, "accepted", "\(name): \(r.stderr)")
       let nonce = try XCTUnwrap(r.doc?["evidence"]?["nonce"]?.stringValue)
       // The hook runs in the daemon a moment after the prompt is taken.
-      let deadline = Date().addingTimeInterval(10)
-      while !heartbeat(name).contains("ack=\(nonce)"), Date() < deadline { usleep(100_000) }
+      let hb = heartbeat(name, holding: "ack=\(nonce)")
       let other = name == "xa" ? "xb" : "xa"
-      XCTAssertTrue(
-        heartbeat(name).contains("ack=\(nonce)"), "\(name): \(heartbeat(name)) \(hookLogs())")
-      XCTAssertTrue(heartbeat(name).contains("hook="), heartbeat(name))
-      XCTAssertFalse(heartbeat(other).contains(nonce), "\(name)'s event reached \(other)")
+      XCTAssertTrue(hb.contains("ack=\(nonce)"), "\(name): \(hb) \(hookLogs())")
+      XCTAssertTrue(hb.contains("hook="), hb)
+      XCTAssertFalse(
+        heartbeat(other, holding: nil).contains(nonce), "\(name)'s event reached \(other)")
       try waitActivity(name, "idle")
     }
     // With the hooks' record in the heartbeat, a send is proven by it.
@@ -637,16 +643,10 @@ final class RealAgentTests: XCTestCase {
     XCTAssertEqual(r.doc?["verdict"]?.stringValue, "accepted", r.stderr)
     XCTAssertEqual(r.doc?["basis"]?.stringValue, "record")
     let nonce = try XCTUnwrap(r.doc?["evidence"]?["nonce"]?.stringValue)
-    let run = home + "/fleet/run"
-    let deadline = Date().addingTimeInterval(20)
-    var hb1 = ""
-    while !hb1.contains("ack=\(nonce)"), Date() < deadline {
-      usleep(100_000)
-      hb1 = (try? String(contentsOfFile: run + "/h1.hb", encoding: .utf8)) ?? ""
-    }
+    let hb1 = heartbeat("h1", holding: "ack=\(nonce)")
     XCTAssertTrue(hb1.contains("ack=\(nonce)"), hb1 + hookLogs())
     XCTAssertTrue(hb1.contains("hook="), hb1)
-    let hb2 = (try? String(contentsOfFile: run + "/h2.hb", encoding: .utf8)) ?? ""
+    let hb2 = heartbeat("h2", holding: nil)
     XCTAssertFalse(hb2.contains(nonce), "the event reached the other agent: \(hb2)")
     try waitActivity("h1", "idle")
 
