@@ -90,10 +90,15 @@ extension LuaRuntime {
       (
         "read_files",
         { call throws(LuaCallError) in
-          // read_files(paths) -> how many of them could be read, each read as fleet ps reads
-          // its /proc and run-directory files (scripts/bench/fleet-ps.lua's "reads" column)
-          call.push(ProcPlane.readEach(try nameList(call, 1)))
-          return 1
+          // read_files(paths) -> how many of them could be read, seconds the reads took (each
+          // read as fleet ps reads its /proc and run-directory files; the conversion of the
+          // list is not timed): scripts/bench/fleet-ps.lua's "reads" column
+          let paths = try nameList(call, 1)
+          let start = Clock.monotonic()
+          let read = ProcPlane.readEach(paths)
+          call.push(read)
+          call.push(Clock.monotonic() - start)
+          return 2
         }
       ),
       (
