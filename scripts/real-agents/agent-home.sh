@@ -144,38 +144,55 @@ else:
             {"jsonrpc": "2.0", "method": "initialized"},
             {"jsonrpc": "2.0", "id": 2, "method": "hooks/list", "params": {"cwds": [project]}},
         ]
-        proc = subprocess.Popen([codex_bin, "app-server"], cwd=project, env=env, stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        result = None
-        try:
-            proc.stdin.write("".join(json.dumps(r) + "\n" for r in reqs))
-            proc.stdin.flush()
-            deadline = time.monotonic() + 30
-            import selectors
-            sel = selectors.DefaultSelector()
-            sel.register(proc.stdout, selectors.EVENT_READ)
-            while result is None and time.monotonic() < deadline:
-                if not sel.select(timeout=max(0.1, deadline - time.monotonic())):
-                    continue
-                line = proc.stdout.readline()
-                if not line:
-                    break
+        import selectors
+        import tempfile
+
+        def ask(wait):
+            """One app-server: its hooks/list answer, or None and the tail of its stderr."""
+            errf = tempfile.TemporaryFile(mode="w+")
+            proc = subprocess.Popen([codex_bin, "app-server"], cwd=project, env=env, stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, stderr=errf, text=True)
+            result = None
+            try:
+                proc.stdin.write("".join(json.dumps(r) + "\n" for r in reqs))
+                proc.stdin.flush()
+                deadline = time.monotonic() + wait
+                sel = selectors.DefaultSelector()
+                sel.register(proc.stdout, selectors.EVENT_READ)
+                while result is None and time.monotonic() < deadline:
+                    if not sel.select(timeout=max(0.1, deadline - time.monotonic())):
+                        continue
+                    line = proc.stdout.readline()
+                    if not line:
+                        break
+                    try:
+                        msg = json.loads(line)
+                    except ValueError:
+                        continue
+                    if msg.get("id") == 2:
+                        result = msg
+            finally:
                 try:
-                    msg = json.loads(line)
-                except ValueError:
-                    continue
-                if msg.get("id") == 2:
-                    result = msg
-        finally:
-            try:
-                proc.stdin.close()
-            except OSError:
-                pass
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+                    proc.stdin.close()
+                except OSError:
+                    pass
+                try:
+                    proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+            errf.seek(0)
+            tail = errf.read()[-300:].strip()
+            errf.close()
+            return result, tail
+
+        # On a loaded machine an app-server has been seen to give no answer in 30 s (or to
+        # end without one): ask a fresh one again, three times at most.
+        result, tail = None, ""
+        for wait in (30, 60, 60):
+            result, tail = ask(wait)
+            if result is not None:
+                break
         entries = []
         if result and isinstance(result.get("result"), dict):
             for group in result["result"].get("data", []):
@@ -183,7 +200,8 @@ else:
                     if hk.get("sourcePath") == os.path.join(home, "hooks.json") and hk.get("currentHash"):
                         entries.append((hk["key"], hk["currentHash"]))
         if not entries:
-            why = result.get("error") if result else "no answer from codex app-server"
+            why = result.get("error") if result else "no answer from codex app-server (3 tries)" + (
+                ": " + tail if tail else "")
             print("agent-home.sh: --trust-hooks: cannot read the hooks' hashes: %s" % (why,), file=sys.stderr)
             sys.exit(1)
         lines += ["[hooks.state]", ""]
